@@ -1,0 +1,45 @@
+package aggregates
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// Verbs a command may carry. Every kind takes create, apply, update,
+// delete, label and status; a kind lists the others it takes.
+const (
+	VerbCreate   = "create"   // the object must not exist
+	VerbApply    = "apply"    // create, or update if it exists
+	VerbUpdate   = "update"   // replace spec and metadata of an existing object
+	VerbDelete   = "delete"   // tombstone (pods on a node: terminating first)
+	VerbLabel    = "label"    // add, change or remove labels
+	VerbStatus   = "status"   // replace the observed status
+	VerbScale    = "scale"    // set spec.replicas
+	VerbBind     = "bind"     // bind a pod to a node
+	VerbFinalize = "finalize" // a terminating pod's containers are gone: delete it
+)
+
+// Command is what a user or worker asks of one object. Kind and Verb come
+// from the subject it arrived on; the rest is the CloudEvent's data.
+type Command struct {
+	Kind string `json:"-"`
+	Verb string `json:"-"`
+
+	Namespace string `json:"namespace,omitempty"`
+	Name      string `json:"name"`
+	// ResourceVersion, when set, must be the object's current version.
+	ResourceVersion string `json:"resourceVersion,omitempty"`
+
+	Object             json.RawMessage    `json:"object,omitempty"`             // create, apply, update
+	Replicas           *int32             `json:"replicas,omitempty"`           // scale
+	Labels             map[string]*string `json:"labels,omitempty"`             // label: null removes
+	NodeName           string             `json:"nodeName,omitempty"`           // bind
+	Status             json.RawMessage    `json:"status,omitempty"`             // status
+	GracePeriodSeconds *int64             `json:"gracePeriodSeconds,omitempty"` // delete
+}
+
+// Env is what Decide may know of the world: injected, never read.
+type Env struct {
+	Now    time.Time
+	NewUID func() string
+}

@@ -1,0 +1,73 @@
+package aggregates
+
+import (
+	"strings"
+
+	"k8s.io/apimachinery/pkg/util/validation"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+)
+
+// validateName checks an object's name: a DNS-1123 label for kinds whose
+// names become DNS labels (namespaces, services), a subdomain otherwise.
+func validateName(k *Kind, name string, p *field.Path) field.ErrorList {
+	if name == "" {
+		return field.ErrorList{field.Required(p, "name is required")}
+	}
+	var msgs []string
+	switch k.Token {
+	case "namespace", "service":
+		msgs = validation.IsDNS1123Label(name)
+	default:
+		msgs = validation.IsDNS1123Subdomain(name)
+	}
+	var errs field.ErrorList
+	for _, m := range msgs {
+		errs = append(errs, field.Invalid(p, name, m))
+	}
+	return errs
+}
+
+func validateKeys[V any](m map[string]V, p *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	for key := range m {
+		for _, msg := range validation.IsConfigMapKey(key) {
+			errs = append(errs, field.Invalid(p.Key(key), key, msg))
+		}
+	}
+	return errs
+}
+
+func validatePort(port int32, p *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	for _, msg := range validation.IsValidPortNum(int(port)) {
+		errs = append(errs, field.Invalid(p, port, msg))
+	}
+	return errs
+}
+
+func validateDNSLabel(v string, p *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	for _, msg := range validation.IsDNS1123Label(v) {
+		errs = append(errs, field.Invalid(p, v, msg))
+	}
+	return errs
+}
+
+func oneOf(v string, p *field.Path, allowed ...string) field.ErrorList {
+	for _, a := range allowed {
+		if v == a {
+			return nil
+		}
+	}
+	return field.ErrorList{field.NotSupported(p, v, allowed)}
+}
+
+// imageTagless reports whether an image reference names no tag or :latest.
+func imageTagless(image string) bool {
+	if strings.Contains(image, "@") {
+		return false
+	}
+	last := image[strings.LastIndex(image, "/")+1:]
+	i := strings.LastIndex(last, ":")
+	return i < 0 || last[i+1:] == "latest"
+}

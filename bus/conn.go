@@ -1,0 +1,95 @@
+package bus
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Conn is a NATS connection with its JetStream context.
+type Conn struct {
+	NC *nats.Conn
+	JS jetstream.JetStream
+}
+
+// Connect dials a NATS server by URL.
+func Connect(url, name string) (*Conn, error) {
+	nc, err := nats.Connect(url, nats.Name(name), nats.MaxReconnects(-1), nats.ReconnectWait(250*time.Millisecond))
+	if err != nil {
+		return nil, fmt.Errorf("bus: connect %s: %w", url, err)
+	}
+	return wrap(nc)
+}
+
+// ConnectInProcess connects to an embedded server without a socket.
+func ConnectInProcess(ns *server.Server, name string) (*Conn, error) {
+	nc, err := nats.Connect(ns.ClientURL(), nats.InProcessServer(ns), nats.Name(name))
+	if err != nil {
+		return nil, fmt.Errorf("bus: connect in-process: %w", err)
+	}
+	return wrap(nc)
+}
+
+func wrap(nc *nats.Conn) (*Conn, error) {
+	js, err := jetstream.New(nc)
+	if err != nil {
+		nc.Close()
+		return nil, fmt.Errorf("bus: jetstream: %w", err)
+	}
+	return &Conn{NC: nc, JS: js}, nil
+}
+
+// Close drains and closes the connection.
+func (c *Conn) Close() {
+	if c == nil || c.NC == nil {
+		return
+	}
+	_ = c.NC.Drain()
+	c.NC.Close()
+}
+
+// Bootstrap creates (or updates to the expected configuration) the streams
+// and buckets Gantry needs. It is idempotent.
+func (c *Conn) Bootstrap(ctx context.Context) error {
+	streams := []jetstream.StreamConfig{
+		{
+			Name:        EventsStream,
+			Description: "Gantry: every accepted change to desired or observed state, kept forever",
+			Subjects:    []string{AllEvents},
+			Storage:     jetstream.FileStorage,
+			Retention:   jetstream.LimitsPolicy,
+			DenyDelete:  true,
+			DenyPurge:   true,
+			Duplicates:  2 * time.Minute,
+			AllowDirect: true,
+		},
+		{
+			Name:        RejectedStream,
+			Description: "Gantry: every refused command and why, kept forever",
+			Subjects:    []string{rejectedPrefix + ".>"},
+			Storage:     jetstream.FileStorage,
+			DenyDelete:  true,
+			DenyPurge:   true,
+			AllowDirect: true,
+		},
+	}
+	for _, sc := range streams {
+		if _, err := c.JS.CreateOrUpdateStream(ctx, sc); err != nil {
+			return fmt.Errorf("bus: stream %s: %w", sc.Name, err)
+		}
+	}
+	buckets := []jetstream.KeyValueConfig{
+		{Bucket: StateBucket, Description: "Gantry: current objects, projected from GANTRY_EVENTS", History: 1, Storage: jetstream.FileStorage},
+		{Bucket: LeaseBucket, Description: "Gantry: node leases (heartbeats)", History: 1, Storage: jetstream.FileStorage, TTL: time.Hour},
+	}
+	for _, kc := range buckets {
+		if _, err := c.JS.CreateOrUpdateKeyValue(ctx, kc); err != nil {
+			return fmt.Errorf("bus: bucket %s: %w", kc.Bucket, err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,15 @@
+// Package bus is Gantry's only contact with NATS: the embedded server, the
+// connection, the streams and KV buckets, subject naming and the CloudEvents
+// envelope. No other package knows a subject string by hand, and JetStream
+// errors become the domain errors declared here (ErrConflict, ErrNotFound).
+//
+// Streams and buckets:
+//
+//	GANTRY_EVENTS    gantry.evt.<kind>.<ns>.<name>   every accepted change, kept forever
+//	GANTRY_REJECTED  gantry.rejected.<kind>.<verb>   every refused command, for audit
+//	gantry-state     KV <kind>.<ns>.<name>           current objects (the projection)
+//	gantry-leases    KV <node>                       node heartbeats, with a TTL
+//
+// Commands arrive on gantry.cmd.<kind>.<verb> (request/reply, queue group
+// gantry-commands); queries on gantry.query.<verb>.
+package bus
