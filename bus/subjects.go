@@ -176,3 +176,7 @@ func DecodeToken(t string) (string, error) {
 func plain(c byte) bool {
 	return c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-'
 }
+
+// ObjectHeader names the object a command is for ("<namespace>/<name>"),
+// so the command service can route it without parsing the body.
+const ObjectHeader = "Gantry-Object"

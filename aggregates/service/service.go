@@ -1,0 +1,262 @@
+package service
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/nats-io/nats.go"
+
+	"github.com/gantry-sh/gantry/aggregates"
+	"github.com/gantry-sh/gantry/aggregates/seal"
+	"github.com/gantry-sh/gantry/bus"
+)
+
+// Validator checks a command's data against its schema.
+type Validator interface {
+	ValidateCommand(kind, verb string, data []byte) error
+}
+
+// Options configure a Service.
+type Options struct {
+	Kinds     *aggregates.Registry
+	Sealer    *seal.Sealer
+	Validator Validator
+	Metrics   *Metrics
+	Now       func() time.Time
+	NewUID    func() string
+	Lanes     int // parallel lanes; default 64
+	Retries   int // conflict retries; default 10
+}
+
+// Service decides and appends commands.
+type Service struct {
+	conn  *bus.Conn
+	store *bus.Store
+	opt   Options
+	lanes []chan *nats.Msg
+
+	mu    sync.Mutex
+	cache map[string]aggregates.State // by event subject
+}
+
+// New makes a command service on conn.
+func New(ctx context.Context, conn *bus.Conn, opt Options) (*Service, error) {
+	store, err := bus.NewStore(ctx, conn)
+	if err != nil {
+		return nil, err
+	}
+	if opt.Kinds == nil {
+		opt.Kinds = aggregates.Builtin()
+	}
+	if opt.Now == nil {
+		opt.Now = time.Now
+	}
+	if opt.NewUID == nil {
+		opt.NewUID = uuid.NewString
+	}
+	if opt.Lanes <= 0 {
+		opt.Lanes = 64
+	}
+	if opt.Retries <= 0 {
+		opt.Retries = 10
+	}
+	if opt.Metrics == nil {
+		opt.Metrics = NewMetrics(nil)
+	}
+	return &Service{conn: conn, store: store, opt: opt, cache: map[string]aggregates.State{}}, nil
+}
+
+// Run answers commands until ctx ends.
+func (s *Service) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	s.lanes = make([]chan *nats.Msg, s.opt.Lanes)
+	for i := range s.lanes {
+		s.lanes[i] = make(chan *nats.Msg, 256)
+		wg.Add(1)
+		go func(in chan *nats.Msg) {
+			defer wg.Done()
+			for m := range in {
+				s.handle(ctx, m)
+			}
+		}(s.lanes[i])
+	}
+	sub, err := s.conn.NC.QueueSubscribe(bus.AllCommands, bus.CommandQueue, s.route)
+	if err != nil {
+		return fmt.Errorf("service: subscribe: %w", err)
+	}
+	_ = sub.SetPendingLimits(-1, -1)
+	if err := s.conn.NC.Flush(); err != nil {
+		return fmt.Errorf("service: subscribe: %w", err)
+	}
+	<-ctx.Done()
+	_ = sub.Drain()
+	for _, l := range s.lanes {
+		close(l)
+	}
+	wg.Wait()
+	return nil
+}
+
+// route sends a command to the lane of its object, so commands on one
+// object are decided in order.
+func (s *Service) route(m *nats.Msg) {
+	h := fnv.New32a()
+	h.Write([]byte(m.Subject))
+	key := m.Header.Get(bus.ObjectHeader)
+	if key == "" {
+		key = objectKey(m.Data)
+	}
+	h.Write([]byte(key))
+	s.lanes[h.Sum32()%uint32(len(s.lanes))] <- m
+}
+
+// objectKey pulls namespace and name out of a command cheaply for routing;
+// a malformed body just routes anywhere and is refused there.
+func objectKey(body []byte) string {
+	var ce struct {
+		Data struct {
+			Namespace string `json:"namespace"`
+			Name      string `json:"name"`
+		} `json:"data"`
+	}
+	_ = json.Unmarshal(body, &ce)
+	return ce.Data.Namespace + "/" + ce.Data.Name
+}
+
+func (s *Service) handle(ctx context.Context, m *nats.Msg) {
+	start := time.Now()
+	kindName, verb, _ := bus.ParseCommandSubject(m.Subject)
+	reply, env, err := s.execute(ctx, m)
+	if err != nil {
+		reply = bus.Reply{Status: statusOf(err)}
+		s.reject(ctx, kindName, verb, m.Data, env, reply.Status)
+	}
+	s.opt.Metrics.observe(kindName, verb, reply, time.Since(start))
+	body, _ := json.Marshal(reply)
+	if m.Reply != "" {
+		_ = m.Respond(body)
+	}
+}
+
+// execute runs one command: decode, check, decide, append.
+func (s *Service) execute(ctx context.Context, m *nats.Msg) (bus.Reply, bus.Envelope, error) {
+	cmd, env, k, err := s.decode(m)
+	if err != nil {
+		return bus.Reply{}, env, err
+	}
+	if err := s.checkNamespace(ctx, k, cmd); err != nil {
+		return bus.Reply{}, env, err
+	}
+	subject := bus.EventSubject(k.Token, cmd.Namespace, cmd.Name)
+	for attempt := 0; ; attempt++ {
+		reply, err := s.attempt(ctx, k, subject, cmd, env)
+		if !errors.Is(err, bus.ErrConflict) || cmd.ResourceVersion != "" || attempt >= s.opt.Retries {
+			return reply, env, err
+		}
+		s.opt.Metrics.Retries.Inc()
+		s.forget(subject)
+	}
+}
+
+func (s *Service) attempt(ctx context.Context, k *aggregates.Kind, subject string, cmd aggregates.Command, cmdEnv bus.Envelope) (bus.Reply, error) {
+	state, err := s.load(ctx, k, subject)
+	if err != nil {
+		return bus.Reply{}, err
+	}
+	d, err := aggregates.Decide(k, state, cmd, aggregates.Env{Now: s.opt.Now(), NewUID: s.opt.NewUID})
+	if err != nil {
+		return bus.Reply{}, err
+	}
+	if d.Event == nil {
+		return bus.Reply{Seq: state.Seq, Unchanged: true, Warnings: d.Warnings, Object: s.present(k, state)}, nil
+	}
+	next, err := aggregates.Apply(state.Raw, *d.Event)
+	if err != nil {
+		return bus.Reply{}, err
+	}
+	ev, err := s.envelope(k, cmd, cmdEnv, *d.Event)
+	if err != nil {
+		return bus.Reply{}, err
+	}
+	t0 := time.Now()
+	seq, err := s.store.Append(ctx, subject, state.Seq, ev)
+	s.opt.Metrics.AppendSeconds.Observe(time.Since(t0).Seconds())
+	if err != nil {
+		return bus.Reply{}, err
+	}
+	next = stamp(next, seq)
+	s.remember(subject, aggregates.State{Raw: next, Seq: seq})
+	return bus.Reply{Seq: seq, Warnings: d.Warnings, Object: s.present(k, aggregates.State{Raw: next, Seq: seq})}, nil
+}
+
+// stamp keeps the object's resourceVersion in step with its sequence.
+func stamp(raw []byte, seq uint64) []byte {
+	if raw == nil {
+		return nil
+	}
+	out, err := aggregates.WithResourceVersion(raw, seq)
+	if err != nil {
+		return raw
+	}
+	return out
+}
+
+// envelope wraps an event as the CloudEvent that is appended: its source
+// and actor are the command's, it is caused by the command and carries its
+// reason. Secret data is sealed here, before it reaches the stream.
+func (s *Service) envelope(k *aggregates.Kind, cmd aggregates.Command, cmdEnv bus.Envelope, e aggregates.Event) (bus.Envelope, error) {
+	data := []byte(e.Data)
+	if k.Token == "secret" && s.opt.Sealer != nil {
+		var err error
+		if data, err = s.sealEvent(e, data); err != nil {
+			return bus.Envelope{}, err
+		}
+	}
+	corr := cmdEnv.CorrelationID
+	if corr == "" {
+		corr = cmdEnv.ID
+	}
+	return bus.Envelope{
+		ID:     uuid.NewString(),
+		Source: cmdEnv.Source, Type: bus.EventType(k.Token, e.Verb),
+		Subject: k.Token + "/" + cmd.Namespace + "/" + cmd.Name, Time: s.opt.Now().UTC(),
+		Actor: cmdEnv.Actor, CausationID: cmdEnv.ID, CorrelationID: corr, Reason: cmdEnv.Reason,
+		Data: data,
+	}, nil
+}
+
+// sealEvent seals the data of a created object or of an update's patch.
+func (s *Service) sealEvent(e aggregates.Event, data []byte) ([]byte, error) {
+	if e.Verb == aggregates.Created {
+		return s.opt.Sealer.Seal(data)
+	}
+	if e.Verb != aggregates.Updated {
+		return data, nil
+	}
+	var u aggregates.UpdatedData
+	if err := json.Unmarshal(data, &u); err != nil {
+		return nil, err
+	}
+	patch, err := s.opt.Sealer.Seal(u.Patch)
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(aggregates.UpdatedData{Patch: patch})
+}
+
+// present is the object as a reply shows it: Secret data never leaves.
+func (s *Service) present(k *aggregates.Kind, st aggregates.State) json.RawMessage {
+	if st.Raw == nil {
+		return nil
+	}
+	if k.Token == "secret" {
+		return seal.Redact(st.Raw)
+	}
+	return st.Raw
+}

@@ -1,0 +1,135 @@
+package bus
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/nats-io/nats.go"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// Reply is the command service's answer to one command.
+type Reply struct {
+	// Seq is the stream sequence of the event the command caused, which is
+	// the object's new resourceVersion. Unchanged: the command caused none.
+	Seq       uint64          `json:"seq,omitempty"`
+	Unchanged bool            `json:"unchanged,omitempty"`
+	Warnings  []string        `json:"warnings,omitempty"`
+	Object    json.RawMessage `json:"object,omitempty"`
+	// Status is set when the command was refused: a Kubernetes Status.
+	Status *metav1.Status `json:"status,omitempty"`
+}
+
+// Err turns a refusal into a Kubernetes status error (nil if accepted).
+func (r Reply) Err() error {
+	if r.Status == nil {
+		return nil
+	}
+	return &apierrors.StatusError{ErrStatus: *r.Status}
+}
+
+// Identity says who sends commands: the CloudEvent source and actor.
+type Identity struct {
+	Source string // "user/alice", "gantry/scheduler"
+	Actor  string // the authenticated identity
+}
+
+// Client sends commands and queries.
+type Client struct {
+	nc      *nats.Conn
+	id      Identity
+	timeout time.Duration
+}
+
+// NewClient makes a client that speaks as id.
+func NewClient(c *Conn, id Identity) *Client {
+	if id.Actor == "" {
+		id.Actor = id.Source
+	}
+	return &Client{nc: c.NC, id: id, timeout: 30 * time.Second}
+}
+
+// CommandMeta is the optional context of a command.
+type CommandMeta struct {
+	Reason        string // why, in the sender's words
+	CausationID   string // the event or command that led to this one
+	CorrelationID string // the user request this belongs to
+}
+
+// Do sends one command as a CloudEvent and waits for its reply. A refusal
+// is returned as a Kubernetes status error (apierrors.IsConflict, …).
+func (c *Client) Do(ctx context.Context, kind, verb string, data any, meta CommandMeta) (Reply, error) {
+	body, err := json.Marshal(data)
+	if err != nil {
+		return Reply{}, fmt.Errorf("bus: %s %s: %w", verb, kind, err)
+	}
+	env := Envelope{
+		ID: uuid.NewString(), Source: c.id.Source, Type: CommandType(kind, verb), Time: time.Now().UTC(),
+		Actor: c.id.Actor, Reason: meta.Reason, CausationID: meta.CausationID, CorrelationID: meta.CorrelationID,
+		Data: body,
+	}
+	raw, err := env.Marshal()
+	if err != nil {
+		return Reply{}, err
+	}
+	var r Reply
+	if err := c.request(ctx, CommandSubject(kind, verb), raw, &r); err != nil {
+		return Reply{}, err
+	}
+	return r, r.Err()
+}
+
+// Query asks the query service and decodes its answer into out.
+func (c *Client) Query(ctx context.Context, verb string, req, out any) error {
+	body, err := json.Marshal(req)
+	if err != nil {
+		return fmt.Errorf("bus: query %s: %w", verb, err)
+	}
+	return c.request(ctx, QuerySubject(verb), body, out)
+}
+
+// QueryError is how the query service reports a failure.
+type QueryError struct {
+	Error *metav1.Status `json:"error,omitempty"`
+}
+
+func (c *Client) request(ctx context.Context, subject string, body []byte, out any) error {
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, c.timeout)
+		defer cancel()
+	}
+	msg, err := c.nc.RequestWithContext(ctx, subject, body)
+	if errors.Is(err, nats.ErrNoResponders) {
+		return fmt.Errorf("bus: nothing answers on %s: is `gantry up` running? %w", subject, err)
+	}
+	if err != nil {
+		return fmt.Errorf("bus: %s: %w", subject, err)
+	}
+	var qe QueryError
+	if json.Unmarshal(msg.Data, &qe) == nil && qe.Error != nil {
+		return &apierrors.StatusError{ErrStatus: *qe.Error}
+	}
+	if err := json.Unmarshal(msg.Data, out); err != nil {
+		return fmt.Errorf("bus: %s reply: %w", subject, err)
+	}
+	return nil
+}
+
+// SubscribeEvents calls fn for every event appended from now on (core NATS,
+// no replay); Unsubscribe the result to stop.
+func SubscribeEvents(c *Conn, fn func(Envelope)) (*nats.Subscription, error) {
+	return c.NC.Subscribe(AllEvents, func(m *nats.Msg) {
+		e, err := UnmarshalEnvelope(m.Data)
+		if err != nil {
+			return
+		}
+		e.StreamSubject = m.Subject
+		fn(e)
+	})
+}
