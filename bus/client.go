@@ -18,6 +18,7 @@ type Reply struct {
 	// Seq is the stream sequence of the event the command caused, which is
 	// the object's new resourceVersion. Unchanged: the command caused none.
 	Seq       uint64          `json:"seq,omitempty"`
+	Event     string          `json:"event,omitempty"` // the verb of the event caused
 	Unchanged bool            `json:"unchanged,omitempty"`
 	Warnings  []string        `json:"warnings,omitempty"`
 	Object    json.RawMessage `json:"object,omitempty"`

@@ -75,7 +75,9 @@ func (e Envelope) Marshal() ([]byte, error) {
 		}
 	}
 	if len(e.Data) > 0 {
-		if err := ce.SetData("application/json", []byte(e.Data)); err != nil {
+		// A json.RawMessage (not []byte, which the SDK writes as data_base64)
+		// keeps the data readable JSON in the stream.
+		if err := ce.SetData("application/json", e.Data); err != nil {
 			return nil, fmt.Errorf("bus: event %s data: %w", e.ID, err)
 		}
 	}
@@ -97,6 +99,7 @@ type wire struct {
 	Time            time.Time       `json:"time"`
 	DataContentType string          `json:"datacontenttype"`
 	Data            json.RawMessage `json:"data"`
+	DataBase64      []byte          `json:"data_base64"`
 	Actor           string          `json:"actor"`
 	CausationID     string          `json:"causationid"`
 	CorrelationID   string          `json:"correlationid"`
@@ -111,6 +114,9 @@ func UnmarshalEnvelope(data []byte) (Envelope, error) {
 	}
 	if w.SpecVersion != "1.0" || w.ID == "" || w.Source == "" || w.Type == "" {
 		return Envelope{}, fmt.Errorf("%w: specversion 1.0, id, source and type are required", ErrInvalidEvent)
+	}
+	if w.Data == nil && w.DataBase64 != nil {
+		w.Data = w.DataBase64
 	}
 	return Envelope{
 		ID: w.ID, Source: w.Source, Type: w.Type, Subject: w.Subject, Time: w.Time,

@@ -111,8 +111,9 @@ func (s *Store) Head(ctx context.Context) (uint64, time.Time, error) {
 	return info.State.LastSeq, info.State.LastTime, nil
 }
 
-// Replay calls fn for every event with from ≤ seq ≤ upTo, in order, on the
-// subjects matching filters (none: all), then returns.
+// Replay calls fn for every event with from ≤ seq ≤ upTo (at most the
+// current head), in order, on the subjects matching filters (none: all),
+// then returns.
 func (s *Store) Replay(ctx context.Context, filters []string, from, upTo uint64, fn func(Envelope) error) error {
 	return s.replay(ctx, filters, from, upTo, fn)
 }
@@ -145,6 +146,11 @@ func (s *Store) replay(ctx context.Context, filters []string, from, upTo uint64,
 	if from == 0 {
 		from = 1
 	}
+	head, _, err := s.Head(ctx)
+	if err != nil {
+		return err
+	}
+	upTo = min(upTo, head) // nothing past the head yet: do not wait for it
 	if upTo < from {
 		return nil
 	}

@@ -15,6 +15,8 @@ import (
 	"sync"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
+	"golang.org/x/text/language"
+	"golang.org/x/text/message"
 )
 
 // Base is the URL every schema's $id starts with.
@@ -100,6 +102,8 @@ func (v *Validator) schema(path string) (*jsonschema.Schema, error) {
 	return s, nil
 }
 
+var english = message.NewPrinter(language.English)
+
 // oneLine flattens the validator's error tree into "at /path: message; …".
 func oneLine(err error) string {
 	var ve *jsonschema.ValidationError
@@ -112,7 +116,7 @@ func oneLine(err error) string {
 	var walk func(e *jsonschema.ValidationError)
 	walk = func(e *jsonschema.ValidationError) {
 		if len(e.Causes) == 0 {
-			parts = append(parts, fmt.Sprintf("at %q: %s", "/"+strings.Join(e.InstanceLocation, "/"), e.ErrorKind))
+			parts = append(parts, fmt.Sprintf("at %q: %s", "/"+strings.Join(e.InstanceLocation, "/"), e.ErrorKind.LocalizedString(english)))
 		}
 		for _, c := range e.Causes {
 			walk(c)
@@ -124,4 +128,3 @@ func oneLine(err error) string {
 	}
 	return strings.Join(parts, "; ")
 }
-

@@ -15,6 +15,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+
+	"github.com/gantry-sh/gantry/aggregates"
 )
 
 // ErrSealed: a sealed value could not be opened (wrong key or corrupt).
@@ -133,4 +135,33 @@ func split(doc []byte, field string) (map[string]json.RawMessage, json.RawMessag
 	}
 	delete(m, field)
 	return m, v, nil
+}
+
+// SealEvent seals the Secret data an event carries: a created object's
+// data, or the data in an update's merge patch.
+func (s *Sealer) SealEvent(verb string, data []byte) ([]byte, error) {
+	return s.eventData(verb, data, s.Seal)
+}
+
+// OpenEvent is the inverse of SealEvent.
+func (s *Sealer) OpenEvent(verb string, data []byte) ([]byte, error) {
+	return s.eventData(verb, data, s.Open)
+}
+
+func (s *Sealer) eventData(verb string, data []byte, f func([]byte) ([]byte, error)) ([]byte, error) {
+	switch verb {
+	case aggregates.Created:
+		return f(data)
+	case aggregates.Updated:
+		var u aggregates.UpdatedData
+		if err := json.Unmarshal(data, &u); err != nil {
+			return nil, fmt.Errorf("seal: %w", err)
+		}
+		patch, err := f(u.Patch)
+		if err != nil {
+			return nil, err
+		}
+		return json.Marshal(aggregates.UpdatedData{Patch: patch})
+	}
+	return data, nil
 }

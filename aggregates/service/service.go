@@ -41,8 +41,10 @@ type Service struct {
 	opt   Options
 	lanes []chan *nats.Msg
 
-	mu    sync.Mutex
-	cache map[string]aggregates.State // by event subject
+	mu      sync.Mutex
+	cache   map[string]aggregates.State // by event subject
+	gate    sync.RWMutex                // held to stop routing into lanes
+	stopped bool
 }
 
 // New makes a command service on conn.
@@ -95,10 +97,13 @@ func (s *Service) Run(ctx context.Context) error {
 		return fmt.Errorf("service: subscribe: %w", err)
 	}
 	<-ctx.Done()
-	_ = sub.Drain()
+	_ = sub.Unsubscribe()
+	s.gate.Lock()
+	s.stopped = true // route drops what still arrives: its sender times out, nothing was decided
 	for _, l := range s.lanes {
 		close(l)
 	}
+	s.gate.Unlock()
 	wg.Wait()
 	return nil
 }
@@ -113,7 +118,11 @@ func (s *Service) route(m *nats.Msg) {
 		key = objectKey(m.Data)
 	}
 	h.Write([]byte(key))
-	s.lanes[h.Sum32()%uint32(len(s.lanes))] <- m
+	s.gate.RLock()
+	defer s.gate.RUnlock()
+	if !s.stopped {
+		s.lanes[h.Sum32()%uint32(len(s.lanes))] <- m
+	}
 }
 
 // objectKey pulls namespace and name out of a command cheaply for routing;
@@ -192,7 +201,7 @@ func (s *Service) attempt(ctx context.Context, k *aggregates.Kind, subject strin
 	}
 	next = stamp(next, seq)
 	s.remember(subject, aggregates.State{Raw: next, Seq: seq})
-	return bus.Reply{Seq: seq, Warnings: d.Warnings, Object: s.present(k, aggregates.State{Raw: next, Seq: seq})}, nil
+	return bus.Reply{Seq: seq, Event: d.Event.Verb, Warnings: d.Warnings, Object: s.present(k, aggregates.State{Raw: next, Seq: seq})}, nil
 }
 
 // stamp keeps the object's resourceVersion in step with its sequence.
@@ -214,7 +223,7 @@ func (s *Service) envelope(k *aggregates.Kind, cmd aggregates.Command, cmdEnv bu
 	data := []byte(e.Data)
 	if k.Token == "secret" && s.opt.Sealer != nil {
 		var err error
-		if data, err = s.sealEvent(e, data); err != nil {
+		if data, err = s.opt.Sealer.SealEvent(e.Verb, data); err != nil {
 			return bus.Envelope{}, err
 		}
 	}
@@ -229,25 +238,6 @@ func (s *Service) envelope(k *aggregates.Kind, cmd aggregates.Command, cmdEnv bu
 		Actor: cmdEnv.Actor, CausationID: cmdEnv.ID, CorrelationID: corr, Reason: cmdEnv.Reason,
 		Data: data,
 	}, nil
-}
-
-// sealEvent seals the data of a created object or of an update's patch.
-func (s *Service) sealEvent(e aggregates.Event, data []byte) ([]byte, error) {
-	if e.Verb == aggregates.Created {
-		return s.opt.Sealer.Seal(data)
-	}
-	if e.Verb != aggregates.Updated {
-		return data, nil
-	}
-	var u aggregates.UpdatedData
-	if err := json.Unmarshal(data, &u); err != nil {
-		return nil, err
-	}
-	patch, err := s.opt.Sealer.Seal(u.Patch)
-	if err != nil {
-		return nil, err
-	}
-	return json.Marshal(aggregates.UpdatedData{Patch: patch})
 }
 
 // present is the object as a reply shows it: Secret data never leaves.

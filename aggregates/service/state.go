@@ -2,7 +2,6 @@ package service
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"strings"
 
@@ -42,7 +41,7 @@ func (s *Service) fold(k *aggregates.Kind, st aggregates.State, e bus.Envelope) 
 	}
 	data := []byte(e.Data)
 	if k.Token == "secret" && s.opt.Sealer != nil {
-		if data, err = openEvent(s, verb, data); err != nil {
+		if data, err = s.opt.Sealer.OpenEvent(verb, data); err != nil {
 			return st, fmt.Errorf("service: event %d: %w", e.Seq, err)
 		}
 	}
@@ -51,24 +50,6 @@ func (s *Service) fold(k *aggregates.Kind, st aggregates.State, e bus.Envelope) 
 		return st, fmt.Errorf("service: event %d: %w", e.Seq, err)
 	}
 	return aggregates.State{Raw: stamp(raw, e.Seq), Seq: e.Seq}, nil
-}
-
-func openEvent(s *Service, verb string, data []byte) ([]byte, error) {
-	switch verb {
-	case aggregates.Created:
-		return s.opt.Sealer.Open(data)
-	case aggregates.Updated:
-		var u aggregates.UpdatedData
-		if err := json.Unmarshal(data, &u); err != nil {
-			return nil, err
-		}
-		patch, err := s.opt.Sealer.Open(u.Patch)
-		if err != nil {
-			return nil, err
-		}
-		return json.Marshal(aggregates.UpdatedData{Patch: patch})
-	}
-	return data, nil
 }
 
 func (s *Service) remember(subject string, st aggregates.State) {

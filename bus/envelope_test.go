@@ -1,0 +1,79 @@
+package bus
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+)
+
+func TestEnvelopeRoundTrip(t *testing.T) {
+	e := Envelope{ID: "1", Source: "user/alice", Type: EventType("deployment", "scaled"), Subject: "deployment/default/web",
+		Time: time.Date(2026, 11, 22, 1, 2, 3, 0, time.UTC), Actor: "alice", CausationID: "c1", CorrelationID: "r1", Reason: "spike",
+		Data: json.RawMessage(`{"replicas":5}`)}
+	b, err := e.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b), `"data":{"replicas":5}`) || !strings.Contains(string(b), `"specversion":"1.0"`) {
+		t.Fatalf("not structured JSON with JSON data: %s", b)
+	}
+	got, err := UnmarshalEnvelope(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sdk, err := DecodeCloudEvent(b, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, g := range []Envelope{got, sdk} {
+		if g.ID != e.ID || g.Actor != "alice" || g.Reason != "spike" || g.CausationID != "c1" || string(g.Data) != `{"replicas":5}` || !g.Time.Equal(e.Time) {
+			t.Errorf("round trip = %+v", g)
+		}
+	}
+}
+
+func TestDecodeBinaryMode(t *testing.T) {
+	h := nats.Header{}
+	for k, v := range map[string]string{"ce-specversion": "1.0", "ce-id": "x", "ce-source": "ci/pipeline", "ce-type": CommandType("deployment", "scale"), "ce-actor": "bot"} {
+		h.Set(k, v)
+	}
+	e, err := DecodeCloudEvent([]byte(`{"name":"web","replicas":2}`), h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.Source != "ci/pipeline" || e.Actor != "bot" || string(e.Data) != `{"name":"web","replicas":2}` {
+		t.Fatalf("binary decode = %+v", e)
+	}
+}
+
+func TestDecodeCloudEventRejects(t *testing.T) {
+	for name, body := range map[string]string{
+		"not json":      `{`,
+		"no id":         `{"specversion":"1.0","source":"x","type":"t"}`,
+		"bad version":   `{"specversion":"0.1","id":"1","source":"x","type":"t"}`,
+		"non-json data": `{"specversion":"1.0","id":"1","source":"x","type":"t","datacontenttype":"text/plain","data":"hi"}`,
+	} {
+		if _, err := DecodeCloudEvent([]byte(body), nil); err == nil {
+			t.Errorf("%s: accepted %s", name, body)
+		}
+	}
+}
+
+// FuzzDecodeCloudEvent: any input is decoded or refused with
+// ErrInvalidEvent-style errors, never a panic.
+func FuzzDecodeCloudEvent(f *testing.F) {
+	f.Add([]byte(`{"specversion":"1.0","id":"1","source":"x","type":"dev.gantry.cmd.pod.create.v1","data":{"name":"p"}}`))
+	f.Add([]byte(`{"specversion":"1.0","id":"1","source":"x","type":"t","data_base64":"e30="}`))
+	f.Add([]byte(`[]`))
+	f.Add([]byte(`{"specversion":"1.0","time":"yesterday"}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		e, err := DecodeCloudEvent(b, nil)
+		if err == nil && (e.ID == "" || e.Source == "" || e.Type == "") {
+			t.Fatalf("accepted an event without id, source or type: %q", b)
+		}
+		_, _ = UnmarshalEnvelope(b)
+	})
+}

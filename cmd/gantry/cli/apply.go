@@ -1,0 +1,99 @@
+package cli
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/gantry-sh/gantry/aggregates"
+	"github.com/gantry-sh/gantry/bus"
+)
+
+func applyCmd(g *globals) *cobra.Command {
+	var file, reason string
+	c := &cobra.Command{
+		Use:   "apply -f FILE|DIR|-",
+		Short: "Create or update objects from YAML or JSON manifests (multi-document)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if file == "" {
+				return fmt.Errorf("must specify -f FILE, DIR or - (stdin)")
+			}
+			docs, err := readManifests(file, g.in)
+			if err != nil {
+				return err
+			}
+			if len(docs) == 0 {
+				return errNoManifests
+			}
+			conn, client, err := g.connect()
+			if err != nil {
+				return err
+			}
+			defer conn.Close()
+			return g.applyDocs(client, docs, reason, cmd.Flags().Changed("namespace"))
+		},
+	}
+	c.Flags().StringVarP(&file, "filename", "f", "", "file, directory or - for stdin")
+	c.Flags().StringVar(&reason, "reason", "", "why: recorded with the change in its history")
+	return c
+}
+
+// applyDocs applies every document, reporting each like kubectl does; it
+// goes on past a refused document and fails at the end.
+func (g *globals) applyDocs(client *bus.Client, docs []Doc, reason string, nsFlag bool) error {
+	failed := 0
+	for _, d := range docs {
+		k, err := g.kind(d.Kind)
+		if err != nil {
+			fmt.Fprintf(g.err, "error: %s:%d: %v\n", d.File, d.Line, err)
+			failed++
+			continue
+		}
+		ns := d.Namespace
+		if k.Namespaced && ns == "" {
+			ns = g.ns()
+		}
+		if k.Namespaced && nsFlag && d.Namespace != "" && d.Namespace != g.namespace {
+			fmt.Fprintf(g.err, "error: %s:%d: the namespace from the provided object %q does not match the namespace %q\n", d.File, d.Line, d.Namespace, g.namespace)
+			failed++
+			continue
+		}
+		if !k.Namespaced {
+			ns = ""
+		}
+		r, err := client.Do(ctx(), k.Token, aggregates.VerbApply, aggregates.Command{Namespace: ns, Name: d.Name, Object: d.JSON}, bus.CommandMeta{Reason: reason})
+		for _, w := range r.Warnings {
+			fmt.Fprintf(g.err, "Warning: %s\n", w)
+		}
+		if err != nil {
+			fmt.Fprintf(g.err, "error: %s:%d: %s\n", d.File, d.Line, message(err))
+			failed++
+			continue
+		}
+		fmt.Fprintf(g.out, "%s/%s %s\n", resourceName(k), d.Name, outcome(r))
+	}
+	if failed > 0 {
+		return fmt.Errorf("%d of %d objects were not applied", failed, len(docs))
+	}
+	return nil
+}
+
+func outcome(r bus.Reply) string {
+	switch {
+	case r.Unchanged:
+		return "unchanged"
+	case r.Event == aggregates.Created:
+		return "created"
+	}
+	return "configured"
+}
+
+// resourceName is kubectl's "deployment.apps" form.
+func resourceName(k *aggregates.Kind) string {
+	if k.Group == "" {
+		return strings.ToLower(k.Name)
+	}
+	return strings.ToLower(k.Name) + "." + k.Group
+}

@@ -1,0 +1,132 @@
+package cli
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"sigs.k8s.io/yaml"
+
+	"github.com/gantry-sh/gantry/aggregates"
+	"github.com/gantry-sh/gantry/bus"
+	"github.com/gantry-sh/gantry/projections"
+)
+
+type getOptions struct {
+	output   string
+	selector string
+	at       string
+	all      bool
+}
+
+func getCmd(g *globals) *cobra.Command {
+	o := getOptions{}
+	c := &cobra.Command{
+		Use:   "get KIND[,KIND…] [NAME] [-n NS|-A] [-l SELECTOR] [-o wide|yaml|json] [--at TIME|SEQ]",
+		Short: "List objects, now or as they were at a time or stream sequence",
+		Args:  cobra.RangeArgs(1, 2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			conn, client, err := g.connect()
+			if err != nil {
+				return err
+			}
+			defer conn.Close()
+			name := ""
+			if len(args) == 2 {
+				name = args[1]
+			}
+			return g.get(client, strings.Split(args[0], ","), name, o)
+		},
+	}
+	f := c.Flags()
+	f.StringVarP(&o.output, "output", "o", "", "wide, yaml or json")
+	f.StringVarP(&o.selector, "selector", "l", "", "label selector (e.g. app=web,tier!=db)")
+	f.StringVar(&o.at, "at", "", "show the state as of an RFC 3339 time or a stream sequence")
+	f.BoolVarP(&o.all, "all-namespaces", "A", false, "list across all namespaces")
+	return c
+}
+
+func (g *globals) get(client *bus.Client, kinds []string, name string, o getOptions) error {
+	var all []json.RawMessage
+	for i, kname := range kinds {
+		k, err := g.kind(kname)
+		if err != nil {
+			return err
+		}
+		items, err := g.list(client, k, name, o)
+		if err != nil {
+			return err
+		}
+		switch o.output {
+		case "json", "yaml":
+			all = append(all, items...)
+		case "", "wide":
+			if len(items) == 0 && name == "" {
+				if len(kinds) == 1 {
+					fmt.Fprintf(g.err, "No resources found%s.\n", g.where(k, o))
+				}
+				continue
+			}
+			if i > 0 {
+				fmt.Fprintln(g.out)
+			}
+			if err := printTable(g.out, k, items, o.all && k.Namespaced, o.output == "wide"); err != nil {
+				return err
+			}
+		default:
+			return fmt.Errorf("unknown output format %q: want wide, yaml or json", o.output)
+		}
+	}
+	if o.output == "json" || o.output == "yaml" {
+		return printObjects(g, all, name != "" && len(kinds) == 1, o.output)
+	}
+	return nil
+}
+
+func (g *globals) where(k *aggregates.Kind, o getOptions) string {
+	if !k.Namespaced || o.all {
+		return ""
+	}
+	return " in " + g.ns() + " namespace"
+}
+
+// list fetches every matching object, page by page.
+func (g *globals) list(client *bus.Client, k *aggregates.Kind, name string, o getOptions) ([]json.RawMessage, error) {
+	req := projections.ListRequest{Kind: k.Token, Name: name, Selector: o.selector, At: o.at, Limit: 500}
+	if k.Namespaced && !o.all {
+		req.Namespace = g.ns()
+	}
+	var items []json.RawMessage
+	for {
+		var resp projections.ListResponse
+		if err := client.Query(ctx(), projections.QueryList, req, &resp); err != nil {
+			return nil, err
+		}
+		items = append(items, resp.Items...)
+		if resp.Continue == "" {
+			return items, nil
+		}
+		req.Continue = resp.Continue
+	}
+}
+
+func printObjects(g *globals, items []json.RawMessage, single bool, format string) error {
+	var doc any = map[string]any{"apiVersion": "v1", "kind": "List", "items": items, "metadata": map[string]any{}}
+	if single && len(items) == 1 {
+		doc = items[0]
+	}
+	b, err := json.MarshalIndent(doc, "", "    ")
+	if err != nil {
+		return err
+	}
+	if format == "yaml" {
+		if b, err = yaml.JSONToYAML(b); err != nil {
+			return err
+		}
+		_, err = g.out.Write(b)
+		return err
+	}
+	_, err = fmt.Fprintf(g.out, "%s\n", b)
+	return err
+}

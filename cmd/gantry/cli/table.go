@@ -1,0 +1,174 @@
+package cli
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/duration"
+
+	"github.com/gantry-sh/gantry/aggregates"
+)
+
+// columns of one kind: headers, wide-only headers, and the row of an object.
+type columns struct {
+	head, wide []string
+	row        func(raw []byte) (cells, wideCells []string, err error)
+}
+
+var tables = map[string]columns{
+	"namespace": {head: []string{"STATUS"}, row: typed(func(o *corev1.Namespace) ([]string, []string) {
+		return []string{string(o.Status.Phase)}, nil
+	})},
+	"configmap": {head: []string{"DATA"}, row: typed(func(o *corev1.ConfigMap) ([]string, []string) {
+		return []string{fmt.Sprint(len(o.Data) + len(o.BinaryData))}, nil
+	})},
+	"secret": {head: []string{"TYPE", "DATA"}, row: typed(func(o *corev1.Secret) ([]string, []string) {
+		return []string{string(o.Type), fmt.Sprint(len(o.Data))}, nil
+	})},
+	"pod": {head: []string{"READY", "STATUS", "RESTARTS"}, wide: []string{"IP", "NODE"}, row: typed(podRow)},
+	"replicaset": {head: []string{"DESIRED", "CURRENT", "READY"}, row: typed(func(o *appsv1.ReplicaSet) ([]string, []string) {
+		return []string{fmt.Sprint(deref(o.Spec.Replicas)), fmt.Sprint(o.Status.Replicas), fmt.Sprint(o.Status.ReadyReplicas)}, nil
+	})},
+	"deployment": {head: []string{"READY", "UP-TO-DATE", "AVAILABLE"}, row: typed(func(o *appsv1.Deployment) ([]string, []string) {
+		return []string{fmt.Sprintf("%d/%d", o.Status.ReadyReplicas, deref(o.Spec.Replicas)), fmt.Sprint(o.Status.UpdatedReplicas), fmt.Sprint(o.Status.AvailableReplicas)}, nil
+	})},
+	"service": {head: []string{"TYPE", "CLUSTER-IP", "EXTERNAL-IP", "PORT(S)"}, wide: []string{"SELECTOR"}, row: typed(serviceRow)},
+}
+
+// typed adapts a row function over a typed object.
+func typed[T any, P interface {
+	*T
+	metav1.Object
+}](f func(P) ([]string, []string)) func([]byte) ([]string, []string, error) {
+	return func(raw []byte) ([]string, []string, error) {
+		o := P(new(T))
+		if err := json.Unmarshal(raw, o); err != nil {
+			return nil, nil, err
+		}
+		c, w := f(o)
+		return c, w, nil
+	}
+}
+
+func deref(p *int32) int32 {
+	if p == nil {
+		return 0
+	}
+	return *p
+}
+
+func podRow(o *corev1.Pod) ([]string, []string) {
+	ready, restarts := 0, int32(0)
+	for _, cs := range o.Status.ContainerStatuses {
+		if cs.Ready {
+			ready++
+		}
+		restarts += cs.RestartCount
+	}
+	status := string(o.Status.Phase)
+	if status == "" {
+		status = "Pending"
+	}
+	for _, cs := range o.Status.ContainerStatuses {
+		if w := cs.State.Waiting; w != nil && w.Reason != "" {
+			status = w.Reason
+		} else if t := cs.State.Terminated; t != nil && t.Reason != "" && o.Status.Phase != corev1.PodSucceeded {
+			status = t.Reason
+		}
+	}
+	if o.DeletionTimestamp != nil {
+		status = "Terminating"
+	}
+	ip, node := or(o.Status.PodIP, "<none>"), or(o.Spec.NodeName, "<none>")
+	return []string{fmt.Sprintf("%d/%d", ready, len(o.Spec.Containers)), status, fmt.Sprint(restarts)}, []string{ip, node}
+}
+
+func serviceRow(o *corev1.Service) ([]string, []string) {
+	var ports []string
+	for _, p := range o.Spec.Ports {
+		s := fmt.Sprintf("%d", p.Port)
+		if p.NodePort != 0 {
+			s += fmt.Sprintf(":%d", p.NodePort)
+		}
+		ports = append(ports, s+"/"+string(p.Protocol))
+	}
+	ext := "<none>"
+	if len(o.Spec.ExternalIPs) > 0 {
+		ext = strings.Join(o.Spec.ExternalIPs, ",")
+	}
+	for _, in := range o.Status.LoadBalancer.Ingress {
+		ext = in.IP
+	}
+	if o.Spec.Type == corev1.ServiceTypeExternalName {
+		ext = o.Spec.ExternalName
+	}
+	var sel []string
+	for k, v := range o.Spec.Selector {
+		sel = append(sel, k+"="+v)
+	}
+	sort.Strings(sel)
+	return []string{string(o.Spec.Type), or(o.Spec.ClusterIP, "<none>"), ext, or(strings.Join(ports, ","), "<none>")}, []string{or(strings.Join(sel, ","), "<none>")}
+}
+
+func or(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+// printTable prints objects as kubectl does: NAME first, AGE after the
+// kind's columns, wide columns last.
+func printTable(out io.Writer, k *aggregates.Kind, items []json.RawMessage, withNS, wide bool) error {
+	cols := tables[k.Token]
+	tw := tabwriter.NewWriter(out, 0, 8, 3, ' ', 0)
+	head := []string{"NAME"}
+	if withNS {
+		head = append([]string{"NAMESPACE"}, head...)
+	}
+	head = append(append(head, cols.head...), "AGE")
+	if wide {
+		head = append(head, cols.wide...)
+	}
+	fmt.Fprintln(tw, strings.Join(head, "\t"))
+	for _, raw := range items {
+		var meta struct {
+			Metadata metav1.ObjectMeta `json:"metadata"`
+		}
+		if err := json.Unmarshal(raw, &meta); err != nil {
+			return err
+		}
+		row := []string{meta.Metadata.Name}
+		if withNS {
+			row = append([]string{meta.Metadata.Namespace}, row...)
+		}
+		var cells, wideCells []string
+		if cols.row != nil {
+			var err error
+			if cells, wideCells, err = cols.row(raw); err != nil {
+				return err
+			}
+		}
+		row = append(append(row, cells...), age(meta.Metadata.CreationTimestamp))
+		if wide {
+			row = append(row, wideCells...)
+		}
+		fmt.Fprintln(tw, strings.Join(row, "\t"))
+	}
+	return tw.Flush()
+}
+
+func age(t metav1.Time) string {
+	if t.IsZero() {
+		return "<unknown>"
+	}
+	return duration.HumanDuration(time.Since(t.Time))
+}

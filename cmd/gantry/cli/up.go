@@ -1,0 +1,210 @@
+package cli
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/spf13/cobra"
+	"golang.org/x/sync/errgroup"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+
+	"github.com/gantry-sh/gantry/aggregates"
+	"github.com/gantry-sh/gantry/aggregates/seal"
+	"github.com/gantry-sh/gantry/aggregates/service"
+	"github.com/gantry-sh/gantry/bus"
+	"github.com/gantry-sh/gantry/projections"
+	"github.com/gantry-sh/gantry/schemas"
+)
+
+type upOptions struct {
+	data    string
+	listen  string
+	nats    string
+	metrics string
+}
+
+func upCmd(g *globals) *cobra.Command {
+	o := upOptions{}
+	c := &cobra.Command{
+		Use:   "up",
+		Short: "Run a Gantry cluster on this machine: embedded JetStream, command service, projections and query API",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			return up(ctx, g, o)
+		},
+	}
+	f := c.Flags()
+	f.StringVar(&o.data, "data", filepath.Join(gantryHome(), "data"), "data directory (JetStream store, secret key)")
+	f.StringVar(&o.listen, "listen", "127.0.0.1:4222", "address of the embedded NATS server")
+	f.StringVar(&o.nats, "nats", "", "use this existing NATS server instead of an embedded one")
+	f.StringVar(&o.metrics, "metrics", "127.0.0.1:9464", "address for /metrics and /readyz")
+	return c
+}
+
+// up wires the control plane and runs it until ctx ends.
+func up(ctx context.Context, g *globals, o upOptions) error {
+	if err := os.MkdirAll(o.data, 0o700); err != nil {
+		return err
+	}
+	ns, url, err := startNATS(o)
+	if err != nil {
+		return err
+	}
+	var conn *bus.Conn
+	if ns != nil {
+		defer func() { ns.Shutdown(); ns.WaitForShutdown() }()
+		conn, err = bus.ConnectInProcess(ns, "gantry-up")
+	} else {
+		conn, err = bus.Connect(url, "gantry-up")
+	}
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	if err := conn.Bootstrap(ctx); err != nil {
+		return err
+	}
+	key, err := seal.KeyFile(filepath.Join(o.data, "secret.key"))
+	if err != nil {
+		return err
+	}
+	sealer, err := seal.New(key, rand.Reader)
+	if err != nil {
+		return err
+	}
+	validator, err := schemas.NewValidator()
+	if err != nil {
+		return err
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	svc, err := service.New(ctx, conn, service.Options{Kinds: g.kinds, Sealer: sealer, Validator: validator, Metrics: service.NewMetrics(reg)})
+	if err != nil {
+		return err
+	}
+	view := projections.NewView(sealer)
+	proj, err := projections.NewProjector(ctx, conn, view, sealer)
+	if err != nil {
+		return err
+	}
+	registerLag(reg, proj, view)
+	queries := projections.NewQueries(view, proj.Store(), g.kinds, sealer)
+
+	grp, ctx := errgroup.WithContext(ctx)
+	ready := make(chan struct{})
+	grp.Go(func() error { return svc.Run(ctx) })
+	grp.Go(func() error { return queries.Serve(ctx, conn) })
+	grp.Go(func() error { return proj.Run(ctx) })
+	grp.Go(func() error { return serveMetrics(ctx, o.metrics, reg, ready) })
+	grp.Go(func() error {
+		if err := ensureDefaultNamespace(ctx, conn); err != nil {
+			return err
+		}
+		if err := saveConfig(g.config, Config{Server: url, Metrics: o.metrics}); err != nil {
+			return err
+		}
+		close(ready)
+		fmt.Fprintf(g.out, "gantry is up: NATS %s, data %s, metrics http://%s/metrics\nclient config: %s\n", url, o.data, o.metrics, g.config)
+		return nil
+	})
+	err = grp.Wait()
+	if errors.Is(err, context.Canceled) {
+		err = nil
+	}
+	fmt.Fprintln(g.out, "gantry stopped")
+	return err
+}
+
+// startNATS starts the embedded server, unless --nats names one.
+func startNATS(o upOptions) (*server.Server, string, error) {
+	if o.nats != "" {
+		return nil, o.nats, nil
+	}
+	host, portStr, err := net.SplitHostPort(o.listen)
+	if err != nil {
+		return nil, "", fmt.Errorf("--listen %q: %w", o.listen, err)
+	}
+	var port int
+	fmt.Sscanf(portStr, "%d", &port)
+	if port == 0 {
+		port = -1
+	}
+	ns, err := bus.StartServer(bus.ServerOptions{Host: host, Port: port, StoreDir: filepath.Join(o.data, "jetstream")})
+	if err != nil {
+		return nil, "", err
+	}
+	return ns, ns.ClientURL(), nil
+}
+
+// ensureDefaultNamespace creates "default" once, as a cluster has it.
+func ensureDefaultNamespace(ctx context.Context, conn *bus.Conn) error {
+	client := bus.NewClient(conn, bus.Identity{Source: "gantry/up"})
+	obj := []byte(`{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"default"}}`)
+	for attempt := 0; ; attempt++ {
+		_, err := client.Do(ctx, "namespace", aggregates.VerbCreate, aggregates.Command{Name: "default", Object: obj}, bus.CommandMeta{Reason: "cluster bootstrap"})
+		if err == nil || apierrors.IsAlreadyExists(err) {
+			return nil
+		}
+		if attempt > 50 || ctx.Err() != nil {
+			return fmt.Errorf("create namespace default: %w", err)
+		}
+		time.Sleep(100 * time.Millisecond) // the command service may still be subscribing
+	}
+}
+
+func serveMetrics(ctx context.Context, addr string, reg *prometheus.Registry, ready <-chan struct{}) error {
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
+	mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
+		select {
+		case <-ready:
+			fmt.Fprintln(w, "ready")
+		default:
+			http.Error(w, "starting", http.StatusServiceUnavailable)
+		}
+	})
+	srv := &http.Server{Addr: addr, Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		<-ctx.Done()
+		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(sctx)
+	}()
+	if err := srv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("metrics on %s: %w", addr, err)
+	}
+	return nil
+}
+
+func registerLag(reg *prometheus.Registry, proj *projections.Projector, view *projections.View) {
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "gantry_projection_lag_events", Help: "Events stored but not yet folded into the current-state projection.",
+	}, func() float64 {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		head, _, err := proj.Store().Head(ctx)
+		if err != nil {
+			return -1
+		}
+		return float64(head) - float64(view.Applied())
+	}))
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "gantry_projection_objects", Help: "Objects held by the current-state projection.",
+	}, func() float64 { return float64(view.Len()) }))
+}

@@ -1,0 +1,171 @@
+package cli
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/gantry-sh/gantry/aggregates"
+	"github.com/gantry-sh/gantry/bus"
+)
+
+// target resolves "KIND NAME" or "KIND/NAME" arguments.
+func (g *globals) target(args []string) (*aggregates.Kind, string, string, error) {
+	kname, name := args[0], ""
+	if i := strings.Index(kname, "/"); i >= 0 {
+		kname, name = kname[:i], kname[i+1:]
+	} else if len(args) > 1 {
+		name = args[1]
+	}
+	k, err := g.kind(kname)
+	if err != nil {
+		return nil, "", "", err
+	}
+	if name == "" {
+		return nil, "", "", fmt.Errorf("a name is required: %s NAME or %s/NAME", kname, kname)
+	}
+	ns := g.ns()
+	if !k.Namespaced {
+		ns = ""
+	}
+	return k, ns, name, nil
+}
+
+// send connects, sends one command and prints kubectl's line for it.
+func (g *globals) send(k *aggregates.Kind, verb, ns, name string, cmd aggregates.Command, reason, done string) error {
+	conn, client, err := g.connect()
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	cmd.Namespace, cmd.Name = ns, name
+	r, err := client.Do(ctx(), k.Token, verb, cmd, bus.CommandMeta{Reason: reason})
+	if err != nil {
+		return err
+	}
+	if r.Unchanged && verb != aggregates.VerbDelete {
+		done = "unchanged"
+	}
+	fmt.Fprintf(g.out, "%s/%s %s\n", resourceName(k), name, done)
+	return nil
+}
+
+func deleteCmd(g *globals) *cobra.Command {
+	var reason, file string
+	var grace int64
+	c := &cobra.Command{
+		Use:   "delete KIND NAME | KIND/NAME | -f FILE",
+		Short: "Delete an object (its history stays: deletion is a tombstone event)",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var dcmd aggregates.Command
+			if cmd.Flags().Changed("grace-period") {
+				dcmd.GracePeriodSeconds = &grace
+			}
+			if file != "" {
+				return g.deleteFile(file, dcmd, reason)
+			}
+			if len(args) == 0 {
+				return fmt.Errorf("delete needs KIND NAME, KIND/NAME or -f FILE")
+			}
+			k, ns, name, err := g.target(args)
+			if err != nil {
+				return err
+			}
+			return g.send(k, aggregates.VerbDelete, ns, name, dcmd, reason, "deleted")
+		},
+	}
+	c.Flags().StringVar(&reason, "reason", "", "why: recorded with the change in its history")
+	c.Flags().StringVarP(&file, "filename", "f", "", "delete the objects of a manifest")
+	c.Flags().Int64Var(&grace, "grace-period", 0, "seconds a pod's containers get to stop (0: at once)")
+	return c
+}
+
+func (g *globals) deleteFile(file string, dcmd aggregates.Command, reason string) error {
+	docs, err := readManifests(file, g.in)
+	if err != nil {
+		return err
+	}
+	for _, d := range docs {
+		k, err := g.kind(d.Kind)
+		if err != nil {
+			return err
+		}
+		ns := or(d.Namespace, g.ns())
+		if !k.Namespaced {
+			ns = ""
+		}
+		if err := g.send(k, aggregates.VerbDelete, ns, d.Name, dcmd, reason, "deleted"); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func scaleCmd(g *globals) *cobra.Command {
+	var replicas int32
+	var reason string
+	c := &cobra.Command{
+		Use:   "scale KIND/NAME --replicas=N",
+		Short: "Set the number of replicas of a deployment or replica set",
+		Args:  cobra.RangeArgs(1, 2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if !cmd.Flags().Changed("replicas") {
+				return fmt.Errorf("--replicas is required")
+			}
+			k, ns, name, err := g.target(args)
+			if err != nil {
+				return err
+			}
+			return g.send(k, aggregates.VerbScale, ns, name, aggregates.Command{Replicas: &replicas}, reason, "scaled")
+		},
+	}
+	c.Flags().Int32Var(&replicas, "replicas", 0, "the new number of replicas")
+	c.Flags().StringVar(&reason, "reason", "", "why: recorded with the change in its history")
+	return c
+}
+
+func labelCmd(g *globals) *cobra.Command {
+	var reason string
+	c := &cobra.Command{
+		Use:   "label KIND NAME key=value… key-…",
+		Short: "Add, change (key=value) or remove (key-) labels",
+		Args:  cobra.MinimumNArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			split := 2
+			if strings.Contains(args[0], "/") {
+				split = 1
+			}
+			k, ns, name, err := g.target(args[:split])
+			if err != nil {
+				return err
+			}
+			labels, err := parseLabelArgs(args[split:])
+			if err != nil {
+				return err
+			}
+			return g.send(k, aggregates.VerbLabel, ns, name, aggregates.Command{Labels: labels}, reason, "labeled")
+		},
+	}
+	c.Flags().StringVar(&reason, "reason", "", "why: recorded with the change in its history")
+	return c
+}
+
+func parseLabelArgs(args []string) (map[string]*string, error) {
+	out := map[string]*string{}
+	for _, a := range args {
+		if strings.HasSuffix(a, "-") && !strings.Contains(a, "=") {
+			out[strings.TrimSuffix(a, "-")] = nil
+			continue
+		}
+		k, v, ok := strings.Cut(a, "=")
+		if !ok {
+			return nil, fmt.Errorf("label %q: want key=value or key-", a)
+		}
+		out[k] = &v
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("at least one label update is required")
+	}
+	return out, nil
+}

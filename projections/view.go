@@ -1,0 +1,204 @@
+package projections
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"sync"
+
+	"github.com/gantry-sh/gantry/aggregates"
+	"github.com/gantry-sh/gantry/aggregates/seal"
+	"github.com/gantry-sh/gantry/bus"
+)
+
+// Entry is one current object: its JSON (without resourceVersion) and the
+// sequence of its last event, which is its resourceVersion.
+type Entry struct {
+	Kind, Namespace, Name string
+	Raw                   []byte
+	Seq                   uint64
+}
+
+// Object returns the entry's JSON with metadata.resourceVersion set.
+func (e Entry) Object() []byte {
+	out, err := aggregates.WithResourceVersion(e.Raw, e.Seq)
+	if err != nil {
+		return e.Raw
+	}
+	return out
+}
+
+// Change is what one folded event did to one object.
+type Change struct {
+	Entry
+	Verb    string
+	Deleted bool
+}
+
+// View is the current state of every object, folded from events.
+type View struct {
+	sealer *seal.Sealer
+
+	mu      sync.RWMutex
+	objects map[string]map[string]*Entry // kind token → "ns/name"
+	applied uint64
+	waiters []waiter
+	subs    []func(Change)
+}
+
+type waiter struct {
+	seq uint64
+	ch  chan struct{}
+}
+
+// NewView makes an empty view; sealer opens Secret data (nil: left sealed).
+func NewView(sealer *seal.Sealer) *View {
+	return &View{sealer: sealer, objects: map[string]map[string]*Entry{}}
+}
+
+// OnChange registers fn to be called, in order, after every change folded.
+// Register before folding starts.
+func (v *View) OnChange(fn func(Change)) {
+	v.mu.Lock()
+	v.subs = append(v.subs, fn)
+	v.mu.Unlock()
+}
+
+// Fold applies one event to the view.
+func (v *View) Fold(e bus.Envelope) error {
+	kind, ns, name, err := bus.ParseEventSubject(e.StreamSubject)
+	if err != nil {
+		return err
+	}
+	_, verb, _, err := bus.ParseEventType(e.Type)
+	if err != nil {
+		return err
+	}
+	data := []byte(e.Data)
+	if kind == "secret" && v.sealer != nil {
+		if data, err = v.sealer.OpenEvent(verb, data); err != nil {
+			return fmt.Errorf("projections: event %d: %w", e.Seq, err)
+		}
+	}
+	key := ns + "/" + name
+	v.mu.Lock()
+	byKey := v.objects[kind]
+	if byKey == nil {
+		byKey = map[string]*Entry{}
+		v.objects[kind] = byKey
+	}
+	var prev []byte
+	if cur := byKey[key]; cur != nil {
+		prev = cur.Raw
+	}
+	raw, err := aggregates.Apply(prev, aggregates.Event{Verb: verb, Data: data})
+	if err != nil {
+		v.mu.Unlock()
+		return fmt.Errorf("projections: event %d on %s: %w", e.Seq, e.StreamSubject, err)
+	}
+	ch := Change{Entry: Entry{Kind: kind, Namespace: ns, Name: name, Raw: raw, Seq: e.Seq}, Verb: verb, Deleted: raw == nil}
+	if raw == nil {
+		delete(byKey, key)
+	} else {
+		entry := ch.Entry
+		byKey[key] = &entry
+	}
+	v.applied = e.Seq
+	v.wake()
+	subs := v.subs
+	v.mu.Unlock()
+	for _, fn := range subs {
+		fn(ch)
+	}
+	return nil
+}
+
+// Advance records that the stream holds nothing new up to seq (an empty
+// stream, or a point-in-time view cut between events).
+func (v *View) Advance(seq uint64) {
+	v.mu.Lock()
+	if seq > v.applied {
+		v.applied = seq
+		v.wake()
+	}
+	v.mu.Unlock()
+}
+
+func (v *View) wake() {
+	kept := v.waiters[:0]
+	for _, w := range v.waiters {
+		if w.seq <= v.applied {
+			close(w.ch)
+		} else {
+			kept = append(kept, w)
+		}
+	}
+	v.waiters = kept
+}
+
+// Applied is the sequence of the last event folded.
+func (v *View) Applied() uint64 {
+	v.mu.RLock()
+	defer v.mu.RUnlock()
+	return v.applied
+}
+
+// WaitFor blocks until the view has folded seq, or ctx ends.
+func (v *View) WaitFor(ctx context.Context, seq uint64) error {
+	v.mu.Lock()
+	if v.applied >= seq {
+		v.mu.Unlock()
+		return nil
+	}
+	ch := make(chan struct{})
+	v.waiters = append(v.waiters, waiter{seq: seq, ch: ch})
+	v.mu.Unlock()
+	select {
+	case <-ch:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("projections: waiting for event %d: %w", seq, ctx.Err())
+	}
+}
+
+// Get returns one object.
+func (v *View) Get(kind, namespace, name string) (Entry, bool) {
+	v.mu.RLock()
+	defer v.mu.RUnlock()
+	e := v.objects[kind][namespace+"/"+name]
+	if e == nil {
+		return Entry{}, false
+	}
+	return *e, true
+}
+
+// List returns the objects of a kind in a namespace ("" for all), sorted
+// by namespace and name.
+func (v *View) List(kind, namespace string) []Entry {
+	v.mu.RLock()
+	out := make([]Entry, 0, len(v.objects[kind]))
+	for _, e := range v.objects[kind] {
+		if namespace == "" || e.Namespace == namespace {
+			out = append(out, *e)
+		}
+	}
+	v.mu.RUnlock()
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Namespace != out[j].Namespace {
+			return out[i].Namespace < out[j].Namespace
+		}
+		return out[i].Name < out[j].Name
+	})
+	return out
+}
+
+// Len is the number of objects held.
+func (v *View) Len() int {
+	v.mu.RLock()
+	defer v.mu.RUnlock()
+	n := 0
+	for _, m := range v.objects {
+		n += len(m)
+	}
+	return n
+}
