@@ -17,6 +17,7 @@ const (
 	VerbScale    = "scale"    // set spec.replicas
 	VerbBind     = "bind"     // bind a pod to a node
 	VerbFinalize = "finalize" // a terminating pod's containers are gone: delete it
+	VerbPatch    = "patch"    // an RFC 7386 merge patch of spec, metadata.labels or metadata.annotations
 )
 
 // Command is what a user or worker asks of one object. Kind and Verb come
@@ -36,6 +37,7 @@ type Command struct {
 	NodeName           string             `json:"nodeName,omitempty"`           // bind
 	Status             json.RawMessage    `json:"status,omitempty"`             // status
 	GracePeriodSeconds *int64             `json:"gracePeriodSeconds,omitempty"` // delete
+	Patch              json.RawMessage    `json:"patch,omitempty"`              // patch
 }
 
 // Env is what Decide may know of the world: injected, never read.

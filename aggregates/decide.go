@@ -64,6 +64,8 @@ func Decide(k *Kind, s State, c Command, env Env) (Decision, error) {
 		return decideBind(k, s, c)
 	case VerbFinalize:
 		return one(Deleted, DeletedData{}), nil
+	case VerbPatch:
+		return decidePatch(k, s, c)
 	}
 	return Decision{}, apierrors.NewMethodNotSupported(k.GroupResource(), c.Verb)
 }
@@ -322,4 +324,18 @@ func decideBind(k *Kind, s State, c Command) (Decision, error) {
 		return Decision{}, apierrors.NewConflict(k.GroupResource(), c.Name, fmt.Errorf("pod %s/%s is already assigned to node %q", c.Namespace, c.Name, pod.Spec.NodeName))
 	}
 	return one(Bound, BoundData{NodeName: c.NodeName}), nil
+}
+
+// decidePatch merges the patch into the object and decides it as an
+// update, so a patch obeys every rule an update does.
+func decidePatch(k *Kind, s State, c Command) (Decision, error) {
+	if len(c.Patch) == 0 {
+		return Decision{}, apierrors.NewBadRequest(fmt.Sprintf("%s %q: patch needs a patch", k.Name, c.Name))
+	}
+	patched, err := jsonpatch.MergePatch(s.Raw, c.Patch)
+	if err != nil {
+		return Decision{}, apierrors.NewBadRequest(fmt.Sprintf("%s %q: patch: %v", k.Name, c.Name, err))
+	}
+	c.Object = patched
+	return decideUpdate(k, s, c)
 }

@@ -144,3 +144,18 @@ func TestPodBindAndGracefulDelete(t *testing.T) {
 		t.Fatalf("finalize = %+v, %v", d.Event, err)
 	}
 }
+
+func TestPatchObeysUpdateRules(t *testing.T) {
+	k := Deployment()
+	s, _ := fold(t, k, Command{Verb: VerbCreate, Namespace: "default", Name: "web", Object: json.RawMessage(deployYAML)})
+	d, err := Decide(k, s, Command{Verb: VerbPatch, Namespace: "default", Name: "web",
+		Patch: json.RawMessage(`{"spec":{"template":{"spec":{"containers":[{"name":"web","image":"busybox:2"}]}}}}`)}, testEnv)
+	if err != nil || d.Event == nil || d.Event.Verb != Updated {
+		t.Fatalf("patch image = %+v, %v", d.Event, err)
+	}
+	_, err = Decide(k, s, Command{Verb: VerbPatch, Namespace: "default", Name: "web",
+		Patch: json.RawMessage(`{"spec":{"selector":{"matchLabels":{"app":"other"}},"template":{"metadata":{"labels":{"app":"other"}}}}}`)}, testEnv)
+	if !apierrors.IsInvalid(err) || !strings.Contains(err.Error(), "spec.selector") {
+		t.Fatalf("patching the selector = %v, want an immutable-field refusal", err)
+	}
+}

@@ -17,7 +17,7 @@ func Pod() *Kind {
 	return &Kind{
 		Name: "Pod", Token: "pod", Plural: "pods", Aliases: []string{"po"},
 		Version: "v1", Namespaced: true,
-		Verbs: []string{VerbBind, VerbFinalize},
+		Verbs: []string{VerbBind, VerbFinalize, VerbPatch},
 		New:   func() Object { return &corev1.Pod{} },
 		Default: func(o Object) {
 			defaultPodSpec(&o.(*corev1.Pod).Spec)

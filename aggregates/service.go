@@ -21,6 +21,7 @@ func Service() *Kind {
 	return &Kind{
 		Name: "Service", Token: "service", Plural: "services", Aliases: []string{"svc"},
 		Version: "v1", Namespaced: true,
+		Verbs:   []string{VerbPatch},
 		New:     func() Object { return &corev1.Service{} },
 		Default: func(o Object) { defaultService(&o.(*corev1.Service).Spec) },
 		Validate: func(o Object) field.ErrorList {

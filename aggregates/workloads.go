@@ -16,7 +16,7 @@ func ReplicaSet() *Kind {
 	return &Kind{
 		Name: "ReplicaSet", Token: "replicaset", Plural: "replicasets", Aliases: []string{"rs"},
 		Group: "apps", Version: "v1", Namespaced: true,
-		Verbs: []string{VerbScale},
+		Verbs: []string{VerbScale, VerbPatch},
 		New:   func() Object { return &appsv1.ReplicaSet{} },
 		Default: func(o Object) {
 			rs := o.(*appsv1.ReplicaSet)
@@ -40,7 +40,7 @@ func Deployment() *Kind {
 	return &Kind{
 		Name: "Deployment", Token: "deployment", Plural: "deployments", Aliases: []string{"deploy"},
 		Group: "apps", Version: "v1", Namespaced: true,
-		Verbs: []string{VerbScale},
+		Verbs: []string{VerbScale, VerbPatch},
 		New:   func() Object { return &appsv1.Deployment{} },
 		Default: func(o Object) {
 			d := o.(*appsv1.Deployment)

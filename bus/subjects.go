@@ -180,3 +180,30 @@ func plain(c byte) bool {
 // ObjectHeader names the object a command is for ("<namespace>/<name>"),
 // so the command service can route it without parsing the body.
 const ObjectHeader = "Gantry-Object"
+
+// NodePodsBucket indexes the pods bound to each node, so an agent watches
+// only its own node's pods (key <node>.<ns>.<name>), never the cluster's.
+const NodePodsBucket = "gantry-node-pods"
+
+// NodePodKey is a pod's key in NodePodsBucket.
+func NodePodKey(node, namespace, name string) string {
+	return EncodeToken(node) + "." + nsToken(namespace) + "." + EncodeToken(name)
+}
+
+// NodePodFilter matches every key of one node in NodePodsBucket.
+func NodePodFilter(node string) string { return EncodeToken(node) + ".>" }
+
+// LeaseKey is a node's key in LeaseBucket.
+func LeaseKey(node string) string { return EncodeToken(node) }
+
+// AgentSubject is where a node's agent answers requests of one verb
+// (logs, exec), as gantry.agent.<node>.<verb>.
+func AgentSubject(node, verb string) string {
+	return "gantry.agent." + EncodeToken(node) + "." + EncodeToken(verb)
+}
+
+// MetricsSubject is where a node's agent publishes usage (not events).
+func MetricsSubject(node string) string { return "gantry.metrics." + EncodeToken(node) }
+
+// AllMetrics matches every node's metrics subject.
+const AllMetrics = "gantry.metrics.*"

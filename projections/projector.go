@@ -24,8 +24,10 @@ type StateValue struct {
 
 // Projector keeps a View current and materialises it in gantry-state.
 type Projector struct {
-	store  *bus.Store
-	kv     jetstream.KeyValue
+	store   *bus.Store
+	kv      jetstream.KeyValue
+	nodeKV  jetstream.KeyValue
+	podNode map[string]string // "ns/name" → node it is indexed under
 	view   *View
 	sealer *seal.Sealer
 }
@@ -40,7 +42,11 @@ func NewProjector(ctx context.Context, c *bus.Conn, view *View, sealer *seal.Sea
 	if err != nil {
 		return nil, fmt.Errorf("projections: bucket %s: %w", bus.StateBucket, err)
 	}
-	return &Projector{store: store, kv: kv, view: view, sealer: sealer}, nil
+	nodeKV, err := c.JS.KeyValue(ctx, bus.NodePodsBucket)
+	if err != nil {
+		return nil, fmt.Errorf("projections: bucket %s: %w", bus.NodePodsBucket, err)
+	}
+	return &Projector{store: store, kv: kv, nodeKV: nodeKV, view: view, sealer: sealer, podNode: map[string]string{}}, nil
 }
 
 // Store is the event store the projector reads.
@@ -67,6 +73,11 @@ func (p *Projector) CatchUp(ctx context.Context) error {
 		return err
 	}
 	p.view.Advance(head)
+	for _, e := range p.view.List("pod", "") {
+		if node := nodeOf(e.Raw); node != "" {
+			p.podNode[e.Namespace+"/"+e.Name] = node
+		}
+	}
 	for k := range touched {
 		e, ok := p.view.Get(k[0], k[1], k[2])
 		if err := p.materialise(ctx, Change{Entry: Entry{Kind: k[0], Namespace: k[1], Name: k[2], Raw: e.Raw, Seq: e.Seq}, Deleted: !ok}); err != nil {
@@ -116,6 +127,11 @@ func (p *Projector) checkpoint(ctx context.Context) uint64 {
 // state bucket. Secrets stay sealed there.
 func (p *Projector) materialise(ctx context.Context, c Change) error {
 	key := bus.StateKey(c.Kind, c.Namespace, c.Name)
+	if c.Deleted && c.Kind == "pod" {
+		if err := p.indexPod(ctx, c, nil); err != nil {
+			return err
+		}
+	}
 	if c.Deleted {
 		err := p.kv.Delete(ctx, key)
 		if err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
@@ -124,6 +140,11 @@ func (p *Projector) materialise(ctx context.Context, c Change) error {
 		return nil
 	}
 	obj := c.Object()
+	if c.Kind == "pod" {
+		if err := p.indexPod(ctx, c, obj); err != nil {
+			return err
+		}
+	}
 	if c.Kind == "secret" && p.sealer != nil {
 		sealed, err := p.sealer.Seal(obj)
 		if err != nil {
@@ -146,4 +167,40 @@ func At(ctx context.Context, store *bus.Store, sealer *seal.Sealer, seq uint64) 
 	}
 	v.Advance(seq)
 	return v, nil
+}
+
+// indexPod keeps NodePodsBucket in step: a bound pod under its node's
+// key, nothing for unbound or deleted pods.
+func (p *Projector) indexPod(ctx context.Context, c Change, obj []byte) error {
+	id := c.Namespace + "/" + c.Name
+	node := ""
+	if obj != nil {
+		node = nodeOf(obj)
+	}
+	if old, ok := p.podNode[id]; ok && old != node {
+		err := p.nodeKV.Delete(ctx, bus.NodePodKey(old, c.Namespace, c.Name))
+		if err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
+			return fmt.Errorf("projections: unindex pod %s: %w", id, err)
+		}
+		delete(p.podNode, id)
+	}
+	if node == "" {
+		return nil
+	}
+	p.podNode[id] = node
+	val, _ := json.Marshal(StateValue{Seq: c.Seq, Object: obj})
+	if _, err := p.nodeKV.Put(ctx, bus.NodePodKey(node, c.Namespace, c.Name), val); err != nil {
+		return fmt.Errorf("projections: index pod %s on %s: %w", id, node, err)
+	}
+	return nil
+}
+
+func nodeOf(pod []byte) string {
+	var p struct {
+		Spec struct {
+			NodeName string `json:"nodeName"`
+		} `json:"spec"`
+	}
+	_ = json.Unmarshal(pod, &p)
+	return p.Spec.NodeName
 }

@@ -117,6 +117,8 @@ func commandSchema(k *aggregates.Kind, verb string) obj {
 		required = append(required, "status")
 	case aggregates.VerbScale:
 		props["replicas"], required = obj{"type": "integer", "minimum": 0}, append(required, "replicas")
+	case aggregates.VerbPatch:
+		props["patch"], required = obj{"type": "object", "description": "RFC 7386 merge patch"}, append(required, "patch")
 	case aggregates.VerbBind:
 		props["nodeName"], required = obj{"type": "string", "minLength": 1}, append(required, "nodeName")
 	}

@@ -106,6 +106,10 @@ func up(ctx context.Context, g *globals, o upOptions) error {
 	queries := projections.NewQueries(view, proj.Store(), g.kinds, sealer)
 
 	grp, ctx := errgroup.WithContext(ctx)
+	cp := controlPlane{conn: conn, view: view, kinds: g.kinds, reg: reg, data: o.data, out: g.out}
+	if err := startWorkers(ctx, grp, cp); err != nil { // before the projector: workers see every change
+		return err
+	}
 	ready := make(chan struct{})
 	grp.Go(func() error { return svc.Run(ctx) })
 	grp.Go(func() error { return queries.Serve(ctx, conn) })

@@ -1,0 +1,45 @@
+package cli
+
+import (
+	"context"
+	"io"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/gantry-sh/gantry/aggregates"
+	"github.com/gantry-sh/gantry/bus"
+	"github.com/gantry-sh/gantry/projections"
+)
+
+// controlPlane is what the workers `gantry up` runs in-process share: the
+// connection, the current-state view (register View.OnChange before the
+// projector starts; callbacks must not block), the kinds, the metrics
+// registry and the data dir.
+type controlPlane struct {
+	conn  *bus.Conn
+	view  *projections.View
+	kinds *aggregates.Registry
+	reg   *prometheus.Registry
+	data  string
+	out   io.Writer
+}
+
+// client is a command client speaking as one worker ("gantry/scheduler").
+func (cp controlPlane) client(source string) *bus.Client {
+	return bus.NewClient(cp.conn, bus.Identity{Source: source})
+}
+
+// startWorkers starts every in-process worker on grp.
+func startWorkers(ctx context.Context, grp *errgroup.Group, cp controlPlane) error {
+	for _, start := range []func(context.Context, *errgroup.Group, controlPlane) error{
+		startScheduling,
+		startNetworking,
+		startLocalAgent,
+	} {
+		if err := start(ctx, grp, cp); err != nil {
+			return err
+		}
+	}
+	return nil
+}
