@@ -28,8 +28,8 @@ type Projector struct {
 	kv      jetstream.KeyValue
 	nodeKV  jetstream.KeyValue
 	podNode map[string]string // "ns/name" → node it is indexed under
-	view   *View
-	sealer *seal.Sealer
+	view    *View
+	sealer  *seal.Sealer
 }
 
 // NewProjector binds a view to the event stream and the state bucket.
