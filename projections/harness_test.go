@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/gantry-sh/gantry/aggregates"
 	"github.com/gantry-sh/gantry/aggregates/seal"
@@ -25,8 +26,9 @@ type cluster struct {
 	store  *bus.Store
 	view   *projections.View
 	sealer *seal.Sealer
-	cancel context.CancelFunc
-	done   chan struct{}
+	cancel  context.CancelFunc
+	done    chan struct{}
+	metrics []*service.Metrics
 }
 
 func startCluster(t *testing.T, dir string, replicas int) *cluster {
@@ -60,7 +62,9 @@ func startCluster(t *testing.T, dir string, replicas int) *cluster {
 	running := 0
 	finished := make(chan struct{}, replicas+2)
 	for i := 0; i < replicas; i++ {
-		svc, err := service.New(ctx, conn, service.Options{Sealer: sealer, Validator: validator, Lanes: 8})
+		m := service.NewMetrics(nil)
+		c.metrics = append(c.metrics, m)
+		svc, err := service.New(ctx, conn, service.Options{Sealer: sealer, Validator: validator, Lanes: 8, Metrics: m})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -140,4 +144,12 @@ func (c *cluster) list(t *testing.T, req projections.ListRequest) projections.Li
 		t.Fatalf("list %+v: %v", req, err)
 	}
 	return resp
+}
+
+func (c *cluster) retries() float64 {
+	n := 0.0
+	for _, m := range c.metrics {
+		n += testutil.ToFloat64(m.Retries)
+	}
+	return n
 }
