@@ -156,6 +156,7 @@ func decideUpdate(k *Kind, s State, c Command) (Decision, error) {
 	if err != nil {
 		return Decision{}, err
 	}
+	old.SetResourceVersion("") // the version is the stream's, never part of the object
 	obj, warns, err := manifest(k, c)
 	if err != nil {
 		return Decision{}, err

@@ -159,3 +159,18 @@ func TestPatchObeysUpdateRules(t *testing.T) {
 		t.Fatalf("patching the selector = %v, want an immutable-field refusal", err)
 	}
 }
+
+// An apply of the same manifest onto a stored object (which readers stamp
+// with its resourceVersion) changes nothing.
+func TestReapplyIsUnchanged(t *testing.T) {
+	k := Deployment()
+	s, _ := fold(t, k, Command{Verb: VerbCreate, Namespace: "default", Name: "web", Object: json.RawMessage(deployYAML)})
+	stamped, err := WithResourceVersion(s.Raw, s.Seq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := Decide(k, State{Raw: stamped, Seq: s.Seq}, Command{Verb: VerbApply, Namespace: "default", Name: "web", Object: json.RawMessage(deployYAML)}, testEnv)
+	if err != nil || d.Event != nil {
+		t.Fatalf("reapply = %+v, %v; want no event", d.Event, err)
+	}
+}

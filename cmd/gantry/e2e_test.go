@@ -1,0 +1,173 @@
+package main_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+var gantryBin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "gantry-e2e-bin")
+	if err != nil {
+		panic(err)
+	}
+	gantryBin = filepath.Join(dir, "gantry")
+	build := exec.Command("go", "build", "-o", gantryBin, ".")
+	build.Stdout, build.Stderr = os.Stdout, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "build gantry:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// node is one `gantry up` process with its own home and data dir.
+type node struct {
+	t    *testing.T
+	home string
+	cmd  *exec.Cmd
+	log  *bytes.Buffer
+}
+
+func startUp(t *testing.T, home string) *node {
+	t.Helper()
+	n := &node{t: t, home: home, log: &bytes.Buffer{}}
+	n.cmd = exec.Command(gantryBin, "up", "--listen", "127.0.0.1:0", "--metrics", "127.0.0.1:0", "--data", filepath.Join(home, "data"))
+	n.cmd.Env = append(os.Environ(), "GANTRY_HOME="+home)
+	n.cmd.Stdout, n.cmd.Stderr = n.log, n.log
+	_ = os.Remove(filepath.Join(home, "config"))
+	if err := n.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if n.cmd.ProcessState == nil {
+			_ = n.cmd.Process.Kill() // by PID
+			_ = n.cmd.Wait()
+		}
+	})
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		if _, err := n.run("get", "ns"); err == nil {
+			return n
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("gantry up did not become ready:\n%s", n.log)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// run runs a client verb against this node and returns its stdout.
+func (n *node) run(args ...string) (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	c := exec.CommandContext(ctx, gantryBin, args...)
+	c.Env = append(os.Environ(), "GANTRY_HOME="+n.home)
+	var out, errOut bytes.Buffer
+	c.Stdout, c.Stderr = &out, &errOut
+	err := c.Run()
+	if err != nil {
+		return out.String(), fmt.Errorf("gantry %s: %v: %s", strings.Join(args, " "), err, errOut.String())
+	}
+	return out.String(), nil
+}
+
+func (n *node) must(args ...string) string {
+	n.t.Helper()
+	out, err := n.run(args...)
+	if err != nil {
+		n.t.Fatal(err)
+	}
+	return out
+}
+
+// stop sends SIGINT, as Ctrl-C does, and waits for a clean exit.
+func (n *node) stop() {
+	n.t.Helper()
+	_ = n.cmd.Process.Signal(syscall.SIGINT)
+	done := make(chan error, 1)
+	go func() { done <- n.cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			n.t.Fatalf("gantry up exited with %v:\n%s", err, n.log)
+		}
+	case <-time.After(30 * time.Second):
+		n.t.Fatalf("gantry up did not stop on SIGINT:\n%s", n.log)
+	}
+	if !strings.Contains(n.log.String(), "gantry stopped") {
+		n.t.Fatalf("no clean stop:\n%s", n.log)
+	}
+}
+
+const everything = "ns,cm,secret,deploy,svc,pod"
+
+// TestRestartRebuildsFromTheStream: state read after a restart on the same
+// data dir is identical, rebuilt from the event stream.
+func TestRestartRebuildsFromTheStream(t *testing.T) {
+	home := t.TempDir()
+	n := startUp(t, home)
+	out := n.must("apply", "-f", "testdata/app.yaml")
+	for _, want := range []string{"namespace/shop created", "deployment.apps/web created", "service/web created", "secret/db created"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("apply output lacks %q:\n%s", want, out)
+		}
+	}
+	if out := n.must("apply", "-f", "testdata/app.yaml"); strings.Count(out, "unchanged") != 5 {
+		t.Errorf("second apply should change nothing:\n%s", out)
+	}
+	n.must("scale", "deployment/web", "-n", "shop", "--replicas", "5", "--reason", "load test")
+	n.must("label", "deployment", "web", "-n", "shop", "tier=frontend")
+	before := n.must("get", everything, "-A", "-o", "json")
+	table := n.must("get", "deploy", "-n", "shop")
+	if !strings.Contains(table, "NAME") || !strings.Contains(table, "web") {
+		t.Errorf("table: %s", table)
+	}
+	n.stop()
+
+	n = startUp(t, home)
+	after := n.must("get", everything, "-A", "-o", "json")
+	if before != after {
+		t.Fatalf("state differs after restart:\nbefore:\n%s\nafter:\n%s", before, after)
+	}
+	if !strings.Contains(after, `"replicas": 5`) || !strings.Contains(after, `"tier": "frontend"`) {
+		t.Fatalf("restart lost the scale or the label:\n%s", after)
+	}
+	hist := n.must("history", "deployment/web", "-n", "shop")
+	for _, want := range []string{"deployment.created", "deployment.scaled", "deployment.labeled", "load test"} {
+		if !strings.Contains(hist, want) {
+			t.Errorf("history lacks %q:\n%s", want, hist)
+		}
+	}
+	n.stop()
+}
+
+// TestMalformedYAMLNamesFileAndLine: a broken document is refused before
+// anything is sent, with the file and the line, and nothing changes.
+func TestMalformedYAMLNamesFileAndLine(t *testing.T) {
+	n := startUp(t, t.TempDir())
+	before := n.must("events", "--last", "1000", "-o", "json")
+	_, err := n.run("apply", "-f", "testdata/broken.yaml")
+	if err == nil || !strings.Contains(err.Error(), "testdata/broken.yaml") || !strings.Contains(err.Error(), "line 12") {
+		t.Fatalf("err = %v, want the file and line 12", err)
+	}
+	if after := n.must("events", "--last", "1000", "-o", "json"); after != before {
+		t.Fatalf("events changed after a refused apply")
+	}
+	_, err = n.run("get", "frobs")
+	if err == nil || !strings.Contains(err.Error(), `the server doesn't have a resource type "frobs"`) {
+		t.Fatalf("unknown kind: %v", err)
+	}
+	n.stop()
+}
