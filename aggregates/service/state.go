@@ -52,8 +52,19 @@ func (s *Service) fold(k *aggregates.Kind, st aggregates.State, e bus.Envelope) 
 	return aggregates.State{Raw: stamp(raw, e.Seq), Seq: e.Seq}, nil
 }
 
+// cacheLimit bounds the state cache: the projection already holds every
+// object, so this is only the hot set; an evicted object is reloaded from
+// its subject, and a stale one costs a conflict and a reload.
+const cacheLimit = 8192
+
 func (s *Service) remember(subject string, st aggregates.State) {
 	s.mu.Lock()
+	if _, ok := s.cache[subject]; !ok && len(s.cache) >= cacheLimit {
+		for victim := range s.cache { // map order is random: random eviction
+			delete(s.cache, victim)
+			break
+		}
+	}
 	s.cache[subject] = st
 	s.mu.Unlock()
 }
