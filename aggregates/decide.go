@@ -204,6 +204,9 @@ func specChanged(a, b []byte) bool {
 }
 
 func decideDelete(k *Kind, s State, c Command, env Env) (Decision, error) {
+	if k.Token == "namespace" {
+		return decideNamespaceDelete(k, s, env)
+	}
 	if k.Token != "pod" {
 		return one(Deleted, DeletedData{}), nil
 	}
@@ -339,4 +342,17 @@ func decidePatch(k *Kind, s State, c Command) (Decision, error) {
 	}
 	c.Object = patched
 	return decideUpdate(k, s, c)
+}
+
+// decideNamespaceDelete: a namespace is Terminating until the namespace
+// controller has deleted everything in it and finalizes it.
+func decideNamespaceDelete(k *Kind, s State, env Env) (Decision, error) {
+	obj, err := decodeStored(k, s.Raw)
+	if err != nil {
+		return Decision{}, err
+	}
+	if obj.GetDeletionTimestamp() != nil {
+		return Decision{}, nil // already terminating
+	}
+	return one(Terminating, TerminatingData{DeletionTimestamp: metav1.NewTime(env.Now.UTC())}), nil
 }

@@ -174,3 +174,19 @@ func TestReapplyIsUnchanged(t *testing.T) {
 		t.Fatalf("reapply = %+v, %v; want no event", d.Event, err)
 	}
 }
+
+func TestNamespaceDeleteIsTwoPhase(t *testing.T) {
+	k := Namespace()
+	s, _ := fold(t, k, Command{Verb: VerbCreate, Name: "shop", Object: json.RawMessage(`{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"shop"}}`)})
+	d, err := Decide(k, s, Command{Verb: VerbDelete, Name: "shop"}, testEnv)
+	if err != nil || d.Event.Verb != Terminating {
+		t.Fatalf("delete = %+v, %v; want terminating", d.Event, err)
+	}
+	raw, _ := Apply(s.Raw, *d.Event)
+	if d, err := Decide(k, State{Raw: raw, Seq: 2}, Command{Verb: VerbDelete, Name: "shop"}, testEnv); err != nil || d.Event != nil {
+		t.Fatalf("second delete = %+v, %v; want nothing", d.Event, err)
+	}
+	if d, err := Decide(k, State{Raw: raw, Seq: 2}, Command{Verb: VerbFinalize, Name: "shop"}, testEnv); err != nil || d.Event.Verb != Deleted {
+		t.Fatalf("finalize = %+v, %v", d.Event, err)
+	}
+}

@@ -6,11 +6,13 @@ import (
 )
 
 // Namespace rules: a DNS-1123 label name; cluster-scoped; Active from
-// creation. (Deleting a namespace's contents is the namespace controller's.)
+// creation. Delete makes it Terminating (no new objects may be created in
+// it); the namespace controller deletes its contents, then finalizes it.
 func Namespace() *Kind {
 	return &Kind{
 		Name: "Namespace", Token: "namespace", Plural: "namespaces", Aliases: []string{"ns"},
 		Version: "v1",
+		Verbs:   []string{VerbFinalize},
 		New:     func() Object { return &corev1.Namespace{} },
 		Default: func(o Object) {
 			ns := o.(*corev1.Namespace)

@@ -25,6 +25,9 @@ type columns struct {
 
 var tables = map[string]columns{
 	"namespace": {head: []string{"STATUS"}, row: typed(func(o *corev1.Namespace) ([]string, []string) {
+		if o.DeletionTimestamp != nil {
+			return []string{string(corev1.NamespaceTerminating)}, nil
+		}
 		return []string{string(o.Status.Phase)}, nil
 	})},
 	"configmap": {head: []string{"DATA"}, row: typed(func(o *corev1.ConfigMap) ([]string, []string) {
