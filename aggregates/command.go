@@ -45,3 +45,7 @@ type Env struct {
 	Now    time.Time
 	NewUID func() string
 }
+
+// ObjectKey is "<namespace>/<name>": the command service routes by it, so
+// commands on one object are decided in order.
+func (c Command) ObjectKey() string { return c.Namespace + "/" + c.Name }

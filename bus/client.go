@@ -78,8 +78,12 @@ func (c *Client) Do(ctx context.Context, kind, verb string, data any, meta Comma
 	if err != nil {
 		return Reply{}, err
 	}
+	msg := &nats.Msg{Subject: CommandSubject(kind, verb), Data: raw, Header: nats.Header{"Content-Type": []string{ContentType}}}
+	if k, ok := data.(interface{ ObjectKey() string }); ok {
+		msg.Header.Set(ObjectHeader, k.ObjectKey())
+	}
 	var r Reply
-	if err := c.request(ctx, CommandSubject(kind, verb), raw, &r); err != nil {
+	if err := c.requestMsg(ctx, msg, &r); err != nil {
 		return Reply{}, err
 	}
 	return r, r.Err()
@@ -100,12 +104,17 @@ type QueryError struct {
 }
 
 func (c *Client) request(ctx context.Context, subject string, body []byte, out any) error {
+	return c.requestMsg(ctx, &nats.Msg{Subject: subject, Data: body}, out)
+}
+
+func (c *Client) requestMsg(ctx context.Context, req *nats.Msg, out any) error {
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, c.timeout)
 		defer cancel()
 	}
-	msg, err := c.nc.RequestWithContext(ctx, subject, body)
+	subject := req.Subject
+	msg, err := c.nc.RequestMsgWithContext(ctx, req)
 	if errors.Is(err, nats.ErrNoResponders) {
 		return fmt.Errorf("bus: nothing answers on %s: is `gantry up` running? %w", subject, err)
 	}
