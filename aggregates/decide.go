@@ -46,10 +46,7 @@ func Decide(k *Kind, s State, c Command, env Env) (Decision, error) {
 	case VerbCreate:
 		return decideCreate(k, s, c, env)
 	case VerbApply:
-		if !s.Exists() {
-			return decideCreate(k, s, c, env)
-		}
-		return decideUpdate(k, s, c)
+		return decideApply(k, s, c, env)
 	case VerbUpdate:
 		return decideUpdate(k, s, c)
 	case VerbDelete:
@@ -267,11 +264,11 @@ func decideStatus(k *Kind, s State, c Command) (Decision, error) {
 		return Decision{}, invalid(k, c.Name, field.ErrorList{field.Invalid(field.NewPath("status"), "", cleanJSONError(err))})
 	}
 	status, _ := statusJSON(probe)
-	var cur struct {
-		Status json.RawMessage `json:"status"`
+	current, err := decodeStored(k, s.Raw)
+	if err != nil {
+		return Decision{}, err
 	}
-	_ = json.Unmarshal(s.Raw, &cur)
-	if bytes.Equal(status, cur.Status) {
+	if cur, _ := statusJSON(current); bytes.Equal(status, cur) { // both canonical: typed, then marshaled
 		return Decision{}, nil
 	}
 	return one(StatusChanged, StatusData{Status: status}), nil
@@ -355,4 +352,32 @@ func decideNamespaceDelete(k *Kind, s State, env Env) (Decision, error) {
 		return Decision{}, nil // already terminating
 	}
 	return one(Terminating, TerminatingData{DeletionTimestamp: metav1.NewTime(env.Now.UTC())}), nil
+}
+
+// decideApply creates, or merges the manifest three ways into the object
+// (see applymerge.go) and decides the result as an update.
+func decideApply(k *Kind, s State, c Command, env Env) (Decision, error) {
+	if k.Token == "secret" || len(c.Object) == 0 {
+		if !s.Exists() {
+			return decideCreate(k, s, c, env)
+		}
+		return decideUpdate(k, s, c)
+	}
+	if !s.Exists() {
+		withSelf, err := withLastApplied(c.Object)
+		if err != nil {
+			return Decision{}, apierrors.NewBadRequest(fmt.Sprintf("%s %q: apply: %v", k.Name, c.Name, err))
+		}
+		c.Object = withSelf
+		return decideCreate(k, s, c, env)
+	}
+	if _, _, err := manifest(k, c); err != nil {
+		return Decision{}, err // the manifest itself must be valid, field by field
+	}
+	merged, err := mergeApplied(k, s.Raw, c.Object)
+	if err != nil {
+		return Decision{}, err
+	}
+	c.Object = merged
+	return decideUpdate(k, s, c)
 }

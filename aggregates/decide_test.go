@@ -69,9 +69,9 @@ func TestDeploymentLifecycle(t *testing.T) {
 	if d.Generation != 3 {
 		t.Errorf("generation = %d, want 3 (create, scale, image change)", d.Generation)
 	}
-	// The update replaced labels with the manifest's: tier is gone, as kubectl replace does.
-	if _, ok := d.Labels["tier"]; ok {
-		t.Errorf("labels = %v: the update should replace metadata.labels", d.Labels)
+	// Apply merges: the label set by the label command stays, as with kubectl.
+	if d.Labels["tier"] != "blue" {
+		t.Errorf("labels = %v: apply should keep labels its manifests never set", d.Labels)
 	}
 	if d.Spec.Strategy.RollingUpdate.MaxSurge.String() != "25%" {
 		t.Errorf("strategy not defaulted: %+v", d.Spec.Strategy)
@@ -164,7 +164,7 @@ func TestPatchObeysUpdateRules(t *testing.T) {
 // with its resourceVersion) changes nothing.
 func TestReapplyIsUnchanged(t *testing.T) {
 	k := Deployment()
-	s, _ := fold(t, k, Command{Verb: VerbCreate, Namespace: "default", Name: "web", Object: json.RawMessage(deployYAML)})
+	s, _ := fold(t, k, Command{Verb: VerbApply, Namespace: "default", Name: "web", Object: json.RawMessage(deployYAML)})
 	stamped, err := WithResourceVersion(s.Raw, s.Seq)
 	if err != nil {
 		t.Fatal(err)
@@ -188,5 +188,64 @@ func TestNamespaceDeleteIsTwoPhase(t *testing.T) {
 	}
 	if d, err := Decide(k, State{Raw: raw, Seq: 2}, Command{Verb: VerbFinalize, Name: "shop"}, testEnv); err != nil || d.Event.Verb != Deleted {
 		t.Fatalf("finalize = %+v, %v", d.Event, err)
+	}
+}
+
+// A status equal to the stored one, whatever the stored JSON's key order,
+// changes nothing.
+func TestSameStatusIsUnchanged(t *testing.T) {
+	k := Deployment()
+	s, _ := fold(t, k, Command{Verb: VerbCreate, Namespace: "default", Name: "web", Object: json.RawMessage(deployYAML)})
+	st := json.RawMessage(`{"replicas":3,"observedGeneration":1,"conditions":[{"type":"Available","status":"True","reason":"MinimumReplicasAvailable"}]}`)
+	s, events := fold(t, k, Command{Verb: VerbCreate, Namespace: "default", Name: "web", Object: json.RawMessage(deployYAML)},
+		Command{Verb: VerbStatus, Namespace: "default", Name: "web", Status: st})
+	if len(events) != 2 {
+		t.Fatalf("events = %d", len(events))
+	}
+	d, err := Decide(k, s, Command{Verb: VerbStatus, Namespace: "default", Name: "web", Status: st}, testEnv)
+	if err != nil || d.Event != nil {
+		t.Fatalf("same status again = %+v, %v; want no event", d.Event, err)
+	}
+}
+
+// Apply merges like kubectl: what a controller or another command set is
+// kept; what the previous manifest set and this one drops is removed.
+func TestApplyIsAThreeWayMerge(t *testing.T) {
+	k := Deployment()
+	withEnv := strings.Replace(deployYAML, `"image":"busybox:1"`, `"image":"busybox:1","env":[{"name":"A","value":"1"}]`, 1)
+	seven := int32(7)
+	s, _ := fold(t, k,
+		Command{Verb: VerbApply, Namespace: "default", Name: "web", Object: json.RawMessage(withEnv)},
+		Command{Verb: VerbPatch, Namespace: "default", Name: "web", Patch: json.RawMessage(`{"metadata":{"annotations":{"deployment.kubernetes.io/revision":"1"}}}`)},
+		Command{Verb: VerbScale, Namespace: "default", Name: "web", Replicas: &seven},
+	)
+	// The same manifest again: the controller's annotation stays, and
+	// replicas go back to the manifest's 3 (it sets them).
+	d, err := Decide(k, s, Command{Verb: VerbApply, Namespace: "default", Name: "web", Object: json.RawMessage(withEnv)}, testEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := Apply(s.Raw, *d.Event)
+	var got appsv1.Deployment
+	_ = json.Unmarshal(raw, &got)
+	if got.Annotations["deployment.kubernetes.io/revision"] != "1" || *got.Spec.Replicas != 3 {
+		t.Fatalf("annotations %v replicas %d", got.Annotations, *got.Spec.Replicas)
+	}
+	// A manifest without the env: the env it set before is removed.
+	s = State{Raw: raw, Seq: s.Seq + 1}
+	d, err = Decide(k, s, Command{Verb: VerbApply, Namespace: "default", Name: "web", Object: json.RawMessage(deployYAML)}, testEnv)
+	if err != nil || d.Event == nil {
+		t.Fatalf("apply without env = %+v, %v", d.Event, err)
+	}
+	raw, _ = Apply(s.Raw, *d.Event)
+	got = appsv1.Deployment{}
+	_ = json.Unmarshal(raw, &got)
+	if len(got.Spec.Template.Spec.Containers[0].Env) != 0 || got.Annotations["deployment.kubernetes.io/revision"] != "1" {
+		t.Fatalf("env %v annotations %v", got.Spec.Template.Spec.Containers[0].Env, got.Annotations)
+	}
+	// And once more: nothing changes.
+	d, err = Decide(k, State{Raw: raw, Seq: s.Seq + 1}, Command{Verb: VerbApply, Namespace: "default", Name: "web", Object: json.RawMessage(deployYAML)}, testEnv)
+	if err != nil || d.Event != nil {
+		t.Fatalf("re-apply = %+v, %v; want nothing", d.Event, err)
 	}
 }

@@ -97,5 +97,6 @@ func (r *Registry) Kinds() []*Kind { return r.kinds }
 // Builtin is the registry of every kind Gantry implements.
 func Builtin() *Registry {
 	return NewRegistry(Namespace(), ConfigMap(), Secret(), Pod(), ReplicaSet(), Deployment(), Service(),
-		Node(), DaemonSet(), StatefulSet(), Job(), CronJob(), EndpointSlice(), Ingress())
+		Node(), DaemonSet(), StatefulSet(), Job(), CronJob(), EndpointSlice(), Ingress(),
+		ResourceQuota(), LimitRange(), HorizontalPodAutoscaler())
 }

@@ -2,6 +2,7 @@ package aggregates
 
 import (
 	appsv1 "k8s.io/api/apps/v1"
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
@@ -174,6 +175,36 @@ func Ingress() *Kind {
 					}
 					errs = append(errs, oneOf(pt, p.Child("pathType"), "Exact", "Prefix", "ImplementationSpecific")...)
 				}
+			}
+			return errs
+		},
+	}
+}
+
+// HorizontalPodAutoscaler rules: minReplicas at least 1 and no more than
+// maxReplicas; a scale target.
+func HorizontalPodAutoscaler() *Kind {
+	return &Kind{
+		Name: "HorizontalPodAutoscaler", Token: "horizontalpodautoscaler", Plural: "horizontalpodautoscalers", Aliases: []string{"hpa"},
+		Group: "autoscaling", Version: "v2", Namespaced: true,
+		Verbs: []string{VerbPatch},
+		New:   func() Object { return &autoscalingv2.HorizontalPodAutoscaler{} },
+		Validate: func(o Object) field.ErrorList {
+			h := o.(*autoscalingv2.HorizontalPodAutoscaler)
+			p := field.NewPath("spec")
+			var errs field.ErrorList
+			min := int32(1)
+			if h.Spec.MinReplicas != nil {
+				min = *h.Spec.MinReplicas
+			}
+			if min < 1 {
+				errs = append(errs, field.Invalid(p.Child("minReplicas"), min, "must be greater than or equal to 1"))
+			}
+			if h.Spec.MaxReplicas < min {
+				errs = append(errs, field.Invalid(p.Child("maxReplicas"), h.Spec.MaxReplicas, "must be greater than or equal to `minReplicas`"))
+			}
+			if h.Spec.ScaleTargetRef.Kind == "" || h.Spec.ScaleTargetRef.Name == "" {
+				errs = append(errs, field.Required(p.Child("scaleTargetRef"), "kind and name of the object to scale"))
 			}
 			return errs
 		},

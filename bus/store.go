@@ -193,11 +193,16 @@ func (s *Store) replay(ctx context.Context, filters []string, from, upTo uint64,
 // Follow calls fn for every event from sequence from on, as they arrive,
 // until ctx ends. It is how projections stay current.
 func (s *Store) Follow(ctx context.Context, from uint64, fn func(Envelope) error) error {
+	return s.FollowSubjects(ctx, nil, from, fn)
+}
+
+// FollowSubjects is Follow for the events on subjects matching filters.
+func (s *Store) FollowSubjects(ctx context.Context, filters []string, from uint64, fn func(Envelope) error) error {
 	if from == 0 {
 		from = 1
 	}
 	cons, err := s.js.OrderedConsumer(ctx, EventsStream, jetstream.OrderedConsumerConfig{
-		DeliverPolicy: jetstream.DeliverByStartSequencePolicy, OptStartSeq: from,
+		FilterSubjects: filters, DeliverPolicy: jetstream.DeliverByStartSequencePolicy, OptStartSeq: from,
 	})
 	if err != nil {
 		return fmt.Errorf("bus: follow: %w", err)

@@ -90,10 +90,13 @@ func (p *Projector) CatchUp(ctx context.Context) error {
 	return err
 }
 
-// Run catches up, then follows the stream until ctx ends.
+// Run catches up (unless CatchUp already ran), then follows the stream
+// until ctx ends.
 func (p *Projector) Run(ctx context.Context) error {
-	if err := p.CatchUp(ctx); err != nil {
-		return err
+	if p.view.Applied() == 0 {
+		if err := p.CatchUp(ctx); err != nil {
+			return err
+		}
 	}
 	from := p.view.Applied() + 1
 	err := p.store.Follow(ctx, from, func(e bus.Envelope) error {

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"sync"
+	"syscall"
 
 	"github.com/containerd/containerd/v2/client"
 
@@ -62,7 +63,13 @@ func (r *Containerd) Exec(ctx context.Context, uid, name string, opts ExecOption
 		defer close(done)
 		go stdin.closeOnEOF(ctx, proc, done)
 	}
-	st := <-exited
+	var st client.ExitStatus
+	select {
+	case st = <-exited:
+	case <-ctx.Done():
+		killExec(ctx, proc)
+		return -1, fmt.Errorf("runtime: pod %s container %s: exec: %w", uid, name, ctx.Err())
+	}
 	code, _, err := st.Result()
 	if err != nil {
 		return -1, fmt.Errorf("runtime: pod %s container %s: exec: %w", uid, name, err)
@@ -71,6 +78,24 @@ func (r *Containerd) Exec(ctx context.Context, uid, name string, opts ExecOption
 		return int(code), fmt.Errorf("runtime: pod %s container %s: exec cleanup: %w", uid, name, err)
 	}
 	return int(code), nil
+}
+
+// killExec SIGKILLs an exec'd process whose caller gave up (a probe's
+// timeout, a client gone) and waits for it, so it can be deleted.
+func killExec(ctx context.Context, proc client.Process) {
+	kctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), killTimeout)
+	defer cancel()
+	exited, err := proc.Wait(kctx)
+	if err != nil {
+		return
+	}
+	if err := proc.Kill(kctx, syscall.SIGKILL); err != nil {
+		return
+	}
+	select {
+	case <-exited:
+	case <-kctx.Done():
+	}
 }
 
 func execID() string {

@@ -6,11 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/nats-io/nats.go"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 
 	"github.com/gantry-sh/gantry/aggregates"
 	"github.com/gantry-sh/gantry/aggregates/seal"
@@ -30,8 +32,9 @@ type Options struct {
 	Metrics   *Metrics
 	Now       func() time.Time
 	NewUID    func() string
-	Lanes     int // parallel lanes; default 64
-	Retries   int // conflict retries; default 10
+	Lanes     int         // parallel lanes; default 64
+	Retries   int         // conflict retries; default 10
+	Alloc     AllocConfig // service IPs and node ports (alloc.go)
 }
 
 // Service decides and appends commands.
@@ -41,10 +44,11 @@ type Service struct {
 	opt   Options
 	lanes []chan *nats.Msg
 
-	mu      sync.Mutex
-	cache   map[string]aggregates.State // by event subject
-	gate    sync.RWMutex                // held to stop routing into lanes
-	stopped bool
+	mu       sync.Mutex
+	cache    map[string]aggregates.State // by event subject
+	policies *policies                   // quotas and limit ranges by namespace
+	gate     sync.RWMutex                // held to stop routing into lanes
+	stopped  bool
 }
 
 // New makes a command service on conn.
@@ -71,7 +75,7 @@ func New(ctx context.Context, conn *bus.Conn, opt Options) (*Service, error) {
 	if opt.Metrics == nil {
 		opt.Metrics = NewMetrics(nil)
 	}
-	return &Service{conn: conn, store: store, opt: opt, cache: map[string]aggregates.State{}}, nil
+	return &Service{conn: conn, store: store, opt: opt, cache: map[string]aggregates.State{}, policies: newPolicies()}, nil
 }
 
 // Run answers commands until ctx ends.
@@ -88,6 +92,11 @@ func (s *Service) Run(ctx context.Context) error {
 			}
 		}(s.lanes[i])
 	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		_ = s.followPolicies(ctx)
+	}()
 	sub, err := s.conn.NC.QueueSubscribe(bus.AllCommands, bus.CommandQueue, s.route)
 	if err != nil {
 		return fmt.Errorf("service: subscribe: %w", err)
@@ -112,7 +121,7 @@ func (s *Service) Run(ctx context.Context) error {
 // object are decided in order.
 func (s *Service) route(m *nats.Msg) {
 	h := fnv.New32a()
-	h.Write([]byte(m.Subject))
+	h.Write([]byte(m.Subject[:max(strings.LastIndexByte(m.Subject, '.'), 0)])) // the kind, not the verb
 	key := m.Header.Get(bus.ObjectHeader)
 	if key == "" {
 		key = objectKey(m.Data)
@@ -165,7 +174,11 @@ func (s *Service) execute(ctx context.Context, m *nats.Msg) (bus.Reply, bus.Enve
 	subject := bus.EventSubject(k.Token, cmd.Namespace, cmd.Name)
 	for attempt := 0; ; attempt++ {
 		reply, err := s.attempt(ctx, k, subject, cmd, env)
-		if !errors.Is(err, bus.ErrConflict) || cmd.ResourceVersion != "" || attempt >= s.opt.Retries {
+		if errors.Is(err, bus.ErrConflict) && (cmd.ResourceVersion != "" || attempt >= s.opt.Retries) {
+			s.forget(subject)
+			return reply, env, apierrors.NewConflict(k.GroupResource(), cmd.Name, fmt.Errorf("the object has been modified; please apply your changes to the latest version and try again"))
+		}
+		if !errors.Is(err, bus.ErrConflict) {
 			return reply, env, err
 		}
 		s.opt.Metrics.Retries.Inc()
@@ -178,10 +191,21 @@ func (s *Service) attempt(ctx context.Context, k *aggregates.Kind, subject strin
 	if err != nil {
 		return bus.Reply{}, err
 	}
+	if k.Token == "service" {
+		return s.attemptService(ctx, k, subject, state, cmd, cmdEnv)
+	}
+	if err := s.limitRanges(ctx, k, state, &cmd); err != nil {
+		return bus.Reply{}, err
+	}
 	d, err := aggregates.Decide(k, state, cmd, aggregates.Env{Now: s.opt.Now(), NewUID: s.opt.NewUID})
 	if err != nil {
 		return bus.Reply{}, err
 	}
+	return s.appendDecision(ctx, k, subject, state, cmd, cmdEnv, d)
+}
+
+// appendDecision appends the decided event, if any, and answers.
+func (s *Service) appendDecision(ctx context.Context, k *aggregates.Kind, subject string, state aggregates.State, cmd aggregates.Command, cmdEnv bus.Envelope, d aggregates.Decision) (bus.Reply, error) {
 	if d.Event == nil {
 		return bus.Reply{Seq: state.Seq, Unchanged: true, Warnings: d.Warnings, Object: s.present(k, state)}, nil
 	}
@@ -193,14 +217,26 @@ func (s *Service) attempt(ctx context.Context, k *aggregates.Kind, subject strin
 	if err != nil {
 		return bus.Reply{}, err
 	}
+	charges, err := s.chargeQuotas(ctx, k, cmd, d, cmdEnv)
+	if err != nil {
+		return bus.Reply{}, err
+	}
 	t0 := time.Now()
 	seq, err := s.store.Append(ctx, subject, state.Seq, ev)
 	s.opt.Metrics.AppendSeconds.Observe(time.Since(t0).Seconds())
 	if err != nil {
+		s.releaseCharges(ctx, charges, cmdEnv)
 		return bus.Reply{}, err
 	}
 	next = stamp(next, seq)
 	s.remember(subject, aggregates.State{Raw: next, Seq: seq})
+	s.policies.note(k.Token, cmd.Namespace, cmd.Name, d.Event.Verb)
+	s.releaseQuotas(ctx, k, cmd, state, d, cmdEnv)
+	if k.Token == "resourcequota" && d.Event.Verb == aggregates.Created {
+		if err := s.initialUsage(ctx, cmd, cmdEnv); err != nil {
+			return bus.Reply{}, fmt.Errorf("service: usage of new quota %s/%s: %w", cmd.Namespace, cmd.Name, err)
+		}
+	}
 	return bus.Reply{Seq: seq, Event: d.Event.Verb, Warnings: d.Warnings, Object: s.present(k, aggregates.State{Raw: next, Seq: seq})}, nil
 }
 

@@ -43,7 +43,9 @@ type node struct {
 func startUp(t *testing.T, home string) *node {
 	t.Helper()
 	n := &node{t: t, home: home, log: &bytes.Buffer{}}
-	n.cmd = exec.Command(gantryBin, "up", "--listen", "127.0.0.1:0", "--metrics", "127.0.0.1:0", "--data", filepath.Join(home, "data"))
+	// No local agent (no containerd or images needed here) and no
+	// dashboard port; every control-plane worker runs.
+	n.cmd = exec.Command(gantryBin, "up", "--listen", "127.0.0.1:0", "--metrics", "127.0.0.1:0", "--dashboard", "", "--agent=false", "--data", filepath.Join(home, "data"))
 	n.cmd.Env = append(os.Environ(), "GANTRY_HOME="+home)
 	n.cmd.Stdout, n.cmd.Stderr = n.log, n.log
 	_ = os.Remove(filepath.Join(home, "config"))
@@ -111,7 +113,26 @@ func (n *node) stop() {
 	}
 }
 
-const everything = "ns,cm,secret,deploy,svc,pod"
+const everything = "ns,cm,secret,deploy,rs,svc,endpointslices,pod"
+
+// quiesce waits until the controllers stop appending (the head sequence
+// holds still for a second), bounded.
+func (n *node) quiesce() {
+	n.t.Helper()
+	last, still := "", 0
+	for i := 0; i < 200 && still < 10; i++ {
+		out := n.must("events", "--last", "1", "-o", "json")
+		if out == last {
+			still++
+		} else {
+			still, last = 0, out
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if still < 10 {
+		n.t.Fatalf("the cluster never went quiet; last event: %s", last)
+	}
+}
 
 // TestRestartRebuildsFromTheStream: state read after a restart on the same
 // data dir is identical, rebuilt from the event stream.
@@ -129,6 +150,7 @@ func TestRestartRebuildsFromTheStream(t *testing.T) {
 	}
 	n.must("scale", "deployment/web", "-n", "shop", "--replicas", "5", "--reason", "load test")
 	n.must("label", "deployment", "web", "-n", "shop", "tier=frontend")
+	n.quiesce()
 	before := n.must("get", everything, "-A", "-o", "json")
 	table := n.must("get", "deploy", "-n", "shop")
 	if !strings.Contains(table, "NAME") || !strings.Contains(table, "web") {
@@ -137,6 +159,7 @@ func TestRestartRebuildsFromTheStream(t *testing.T) {
 	n.stop()
 
 	n = startUp(t, home)
+	n.quiesce()
 	after := n.must("get", everything, "-A", "-o", "json")
 	if before != after {
 		t.Fatalf("state differs after restart:\nbefore:\n%s\nafter:\n%s", before, after)

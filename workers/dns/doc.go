@@ -15,10 +15,10 @@
 // outside it go to the configured upstreams (none: REFUSED; all failing:
 // SERVFAIL).
 //
-// Subscribes: service events (created, updated, deleted) and endpointslice
-// events (applied, deleted) through one durable consumer per node named
-// for this worker, feeding Store.UpsertService/DeleteService and
-// Store.UpsertSlice/DeleteSlice. Pods are not consumed: endpoint slices carry
+// Subscribes: service and endpointslice changes of the current-state view
+// (Worker, worker.go): a change marks the object dirty and one goroutine
+// copies its current state into the Store (Store.UpsertService/
+// DeleteService, Store.UpsertSlice/DeleteSlice). Pods are not consumed: endpoint slices carry
 // the pod IPs, hostnames and readiness DNS needs.
 //
 // Sends: no commands; DNS only reads.

@@ -41,11 +41,13 @@
 // asynchronously, so emptied chains are deleted by a later Sync.
 // Cleanup removes every table.
 //
-// Subscribes: service and endpointslice events (created, updated, deleted)
-// through one durable consumer per node named for this worker; pods are not
-// needed (slices carry IPs, readiness and node names). A change to one
-// service calls Update with FromObjects of it; a periodic resync calls Sync
-// with the whole view (unchanged services cost a comparison each).
+// Subscribes: service and endpointslice changes of the current-state view
+// (Loop, loop.go); pods are not needed (slices carry IPs, readiness and
+// node names). A change to one service calls Update with FromObjects of it;
+// the first pass and a periodic resync call Sync with the whole view
+// (unchanged services cost a comparison each). A graceful stop runs
+// Cleanup when LoopOptions.CleanupOnExit is set; a crash leaves the tables
+// and the next start restores them.
 //
 // Sends: no commands; the proxy only programs its own node.
 //

@@ -23,6 +23,8 @@ type controlPlane struct {
 	reg   *prometheus.Registry
 	data  string
 	out   io.Writer
+	// localAgent: run a node agent for this machine (gantry up --agent).
+	localAgent bool
 }
 
 // client is a command client speaking as one worker ("gantry/scheduler").
@@ -36,6 +38,7 @@ func startWorkers(ctx context.Context, grp *errgroup.Group, cp controlPlane) err
 		startScheduling,
 		startNetworking,
 		startLocalAgent,
+		startControllers,
 	} {
 		if err := start(ctx, grp, cp); err != nil {
 			return err

@@ -11,6 +11,8 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/duration"
 
@@ -43,7 +45,9 @@ var tables = map[string]columns{
 	"deployment": {head: []string{"READY", "UP-TO-DATE", "AVAILABLE"}, row: typed(func(o *appsv1.Deployment) ([]string, []string) {
 		return []string{fmt.Sprintf("%d/%d", o.Status.ReadyReplicas, deref(o.Spec.Replicas)), fmt.Sprint(o.Status.UpdatedReplicas), fmt.Sprint(o.Status.AvailableReplicas)}, nil
 	})},
-	"service": {head: []string{"TYPE", "CLUSTER-IP", "EXTERNAL-IP", "PORT(S)"}, wide: []string{"SELECTOR"}, row: typed(serviceRow)},
+	"service":       {head: []string{"TYPE", "CLUSTER-IP", "EXTERNAL-IP", "PORT(S)"}, wide: []string{"SELECTOR"}, row: typed(serviceRow)},
+	"endpointslice": {head: []string{"ADDRESSTYPE", "PORTS", "ENDPOINTS"}, row: typed(endpointSliceRow)},
+	"ingress":       {head: []string{"CLASS", "HOSTS", "ADDRESS", "PORTS"}, row: typed(ingressRow)},
 }
 
 // typed adapts a row function over a typed object.
@@ -94,6 +98,10 @@ func podRow(o *corev1.Pod) ([]string, []string) {
 	return []string{fmt.Sprintf("%d/%d", ready, len(o.Spec.Containers)), status, fmt.Sprint(restarts)}, []string{ip, node}
 }
 
+// serviceRow follows kubectl: CLUSTER-IP "None" for headless and <none>
+// for ExternalName; EXTERNAL-IP the external name, or the external and
+// load-balancer addresses, <pending> for a LoadBalancer without one;
+// PORT(S) port[:nodePort]/protocol.
 func serviceRow(o *corev1.Service) ([]string, []string) {
 	var ports []string
 	for _, p := range o.Spec.Ports {
@@ -103,22 +111,69 @@ func serviceRow(o *corev1.Service) ([]string, []string) {
 		}
 		ports = append(ports, s+"/"+string(p.Protocol))
 	}
-	ext := "<none>"
-	if len(o.Spec.ExternalIPs) > 0 {
-		ext = strings.Join(o.Spec.ExternalIPs, ",")
-	}
+	clusterIP := or(o.Spec.ClusterIP, "<none>")
+	ext := append([]string(nil), o.Spec.ExternalIPs...)
 	for _, in := range o.Status.LoadBalancer.Ingress {
-		ext = in.IP
+		ext = append(ext, or(in.IP, in.Hostname))
 	}
-	if o.Spec.Type == corev1.ServiceTypeExternalName {
-		ext = o.Spec.ExternalName
+	external := or(strings.Join(ext, ","), "<none>")
+	switch o.Spec.Type {
+	case corev1.ServiceTypeExternalName:
+		clusterIP, external = "<none>", o.Spec.ExternalName
+	case corev1.ServiceTypeLoadBalancer:
+		external = or(strings.Join(ext, ","), "<pending>")
 	}
 	var sel []string
 	for k, v := range o.Spec.Selector {
 		sel = append(sel, k+"="+v)
 	}
 	sort.Strings(sel)
-	return []string{string(o.Spec.Type), or(o.Spec.ClusterIP, "<none>"), ext, or(strings.Join(ports, ","), "<none>")}, []string{or(strings.Join(sel, ","), "<none>")}
+	return []string{string(o.Spec.Type), clusterIP, external, or(strings.Join(ports, ","), "<none>")}, []string{or(strings.Join(sel, ","), "<none>")}
+}
+
+// endpointSliceRow follows kubectl: the ports, and up to three addresses
+// then "+ N more...".
+func endpointSliceRow(o *discoveryv1.EndpointSlice) ([]string, []string) {
+	var ports []string
+	for _, p := range o.Ports {
+		if p.Port != nil {
+			ports = append(ports, fmt.Sprint(*p.Port))
+		}
+	}
+	var addrs []string
+	for _, e := range o.Endpoints {
+		addrs = append(addrs, e.Addresses...)
+	}
+	eps := "<unset>"
+	if len(addrs) > 0 {
+		eps = strings.Join(addrs[:min(3, len(addrs))], ",")
+		if len(addrs) > 3 {
+			eps += fmt.Sprintf(" + %d more...", len(addrs)-3)
+		}
+	}
+	return []string{string(o.AddressType), or(strings.Join(ports, ","), "<unset>"), eps}, nil
+}
+
+// ingressRow follows kubectl: CLASS, HOSTS (* for rules without one),
+// ADDRESS from status, PORTS 80 or "80, 443" with TLS.
+func ingressRow(o *networkingv1.Ingress) ([]string, []string) {
+	class := "<none>"
+	if o.Spec.IngressClassName != nil {
+		class = *o.Spec.IngressClassName
+	}
+	var hosts []string
+	for _, r := range o.Spec.Rules {
+		hosts = append(hosts, or(r.Host, "*"))
+	}
+	var addrs []string
+	for _, in := range o.Status.LoadBalancer.Ingress {
+		addrs = append(addrs, or(in.IP, in.Hostname))
+	}
+	ports := "80"
+	if len(o.Spec.TLS) > 0 {
+		ports = "80, 443"
+	}
+	return []string{class, or(strings.Join(hosts, ","), "*"), strings.Join(addrs, ","), ports}, nil
 }
 
 func or(s, def string) string {

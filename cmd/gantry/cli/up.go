@@ -26,14 +26,17 @@ import (
 	"github.com/gantry-sh/gantry/aggregates/service"
 	"github.com/gantry-sh/gantry/bus"
 	"github.com/gantry-sh/gantry/projections"
+	"github.com/gantry-sh/gantry/projections/dashboard"
 	"github.com/gantry-sh/gantry/schemas"
 )
 
 type upOptions struct {
-	data    string
-	listen  string
-	nats    string
-	metrics string
+	data      string
+	listen    string
+	nats      string
+	metrics   string
+	dashboard string
+	agent     bool
 }
 
 func upCmd(g *globals) *cobra.Command {
@@ -53,6 +56,8 @@ func upCmd(g *globals) *cobra.Command {
 	f.StringVar(&o.listen, "listen", "127.0.0.1:4222", "address of the embedded NATS server")
 	f.StringVar(&o.nats, "nats", "", "use this existing NATS server instead of an embedded one")
 	f.StringVar(&o.metrics, "metrics", "127.0.0.1:9464", "address for /metrics and /readyz")
+	f.StringVar(&o.dashboard, "dashboard", "127.0.0.1:8080", `address of the web dashboard ("" turns it off)`)
+	f.BoolVar(&o.agent, "agent", true, "run a node agent for this machine (needs root; starts containerd if none answers)")
 	return c
 }
 
@@ -105,9 +110,14 @@ func up(ctx context.Context, g *globals, o upOptions) error {
 	registerLag(reg, proj, view)
 	queries := projections.NewQueries(view, proj.Store(), g.kinds, sealer)
 
+	// Workers start on the whole current state, never on a half-replayed
+	// one: catch up first, then start them, then follow.
+	if err := proj.CatchUp(ctx); err != nil {
+		return err
+	}
 	grp, ctx := errgroup.WithContext(ctx)
-	cp := controlPlane{conn: conn, view: view, kinds: g.kinds, reg: reg, data: o.data, out: g.out}
-	if err := startWorkers(ctx, grp, cp); err != nil { // before the projector: workers see every change
+	cp := controlPlane{conn: conn, view: view, kinds: g.kinds, reg: reg, data: o.data, out: g.out, localAgent: o.agent}
+	if err := startWorkers(ctx, grp, cp); err != nil { // before the projector follows: workers see every change
 		return err
 	}
 	ready := make(chan struct{})
@@ -115,6 +125,9 @@ func up(ctx context.Context, g *globals, o upOptions) error {
 	grp.Go(func() error { return queries.Serve(ctx, conn) })
 	grp.Go(func() error { return proj.Run(ctx) })
 	grp.Go(func() error { return serveMetrics(ctx, o.metrics, reg, ready) })
+	grp.Go(func() error {
+		return dashboard.Serve(ctx, o.dashboard, dashboard.Options{View: view, Store: proj.Store(), Kinds: g.kinds, Sealer: sealer})
+	})
 	grp.Go(func() error {
 		if err := ensureDefaultNamespace(ctx, conn); err != nil {
 			return err

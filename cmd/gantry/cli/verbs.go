@@ -52,7 +52,7 @@ func (g *globals) send(k *aggregates.Kind, verb, ns, name string, cmd aggregates
 }
 
 func deleteCmd(g *globals) *cobra.Command {
-	var reason, file string
+	var reason, file, cascade string
 	var grace int64
 	c := &cobra.Command{
 		Use:   "delete KIND NAME | KIND/NAME | -f FILE",
@@ -72,10 +72,11 @@ func deleteCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return g.send(k, aggregates.VerbDelete, ns, name, dcmd, reason, "deleted")
+			return g.deleteCascade(k, ns, name, dcmd, reason, cascade)
 		},
 	}
 	c.Flags().StringVar(&reason, "reason", "", "why: recorded with the change in its history")
+	c.Flags().StringVar(&cascade, "cascade", "background", "dependents: background (collected after), foreground (wait until they are gone) or orphan (keep them)")
 	c.Flags().StringVarP(&file, "filename", "f", "", "delete the objects of a manifest")
 	c.Flags().Int64Var(&grace, "grace-period", 0, "seconds a pod's containers get to stop (0: at once)")
 	return c

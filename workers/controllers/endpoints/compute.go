@@ -10,7 +10,7 @@ import (
 
 // ManagedBy is the value of the managed-by label on the slices this
 // controller owns.
-const ManagedBy = "gantry.dev/endpoints-controller"
+const ManagedBy = "endpointslice-controller.gantry.dev"
 
 // MaxEndpointsPerSlice bounds the endpoints in one slice, as upstream does.
 const MaxEndpointsPerSlice = 100

@@ -2,13 +2,16 @@
 // selector it computes the EndpointSlices that list the matching pods.
 //
 // The core is Compute, a pure function of one Service and the pods of its
-// namespace; it does no I/O. A thin loop (wired by the lead in cmd/) feeds it
-// from projections and sends the difference as commands.
+// namespace; it does no I/O. Controller (controller.go) is the thin loop:
+// it feeds Compute from a current-state view and sends the difference as
+// commands, as source "gantry/endpoints", only when a slice differs.
 //
-// Subscribes: service events (created, updated, deleted) and pod events
-// (created, bound, status changed, deleting, deleted) through one durable
-// consumer named for this controller; a periodic resync recomputes every
-// service so a lost wake-up heals itself.
+// Subscribes: changes of services, pods and endpoint slices in the
+// current-state view (projections.View.OnChange): a change marks its
+// service dirty (a pod: every service whose selector matched it before or
+// matches it now); one goroutine syncs dirty services from the view. A
+// periodic resync recomputes every service so a lost wake-up heals itself;
+// a failed sync is retried with backoff.
 //
 // Sends: endpointslice.apply (create or replace a slice computed here) and
 // endpointslice.delete (a slice this controller manages that Compute no

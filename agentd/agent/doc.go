@@ -1,0 +1,38 @@
+// Package agent is the node agent: it registers its Node, renews its
+// lease, runs the pods bound to its node on a Runtime (containerd + CNI in
+// production, agentd/runtime), reports their status, and answers logs and
+// exec requests.
+//
+// Subscribes: its node's keys in the KV bucket gantry-node-pods
+// (bus.NodePodFilter(node): the pods bound here, never the cluster's pod
+// stream) and its Node's key in gantry-state (to report its status again
+// when another party marked it not ready). ConfigMaps and Secrets for env
+// and volumes are read through the query API (bus.Client.Query, list by
+// name), re-read every ResyncInterval.
+//
+// Sends: node apply (first registration; later starts send label and
+// patch, so cordon and taints stay the cluster's), node status (when it
+// changes), pod status (when it changes), pod finalize (a terminating
+// pod's containers are stopped and removed).
+//
+// Heartbeat: bus.NodeLease in gantry-leases under bus.LeaseKey(node),
+// every LeaseInterval; not an event.
+//
+// Answers: bus.AgentSubject(node, "logs") and (node, "exec") with the
+// stream protocol described in protocol.go; Logs and Exec are its client.
+//
+// Metrics: NodeUsage (per-container CPU and memory from cgroups) on
+// bus.MetricsSubject(node) every MetricsInterval, plain NATS.
+//
+// Pod lifecycle: one worker goroutine per pod serialises everything done
+// to it: sandbox (netns + IP), volumes, init containers in order to
+// completion, app containers, restarts by restartPolicy with exponential
+// back-off (Backoff), startup/liveness/readiness probes (exec, httpGet,
+// tcpSocket), graceful termination (SIGTERM, grace, SIGKILL, remove,
+// finalize). Stopping the agent leaves pods running; a new agent adopts
+// them (same netns and IP, containers untouched) and removes pods that
+// were deleted while it was down.
+//
+// Ready when: Ready() is closed: the node is registered and every pod bound
+// to it has a worker.
+package agent

@@ -1,0 +1,122 @@
+package agent
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/gantry-sh/gantry/agentd/runtime"
+	"github.com/gantry-sh/gantry/bus"
+)
+
+// serve answers logs and exec requests for this node's pods.
+func (a *Agent) serve(ctx context.Context) error {
+	nc := a.conn.NC
+	handlers := map[string]func(context.Context, *nats.Msg){bus.AgentLogs: a.handleLogs, bus.AgentExec: a.handleExec}
+	var subs []*nats.Subscription
+	for verb, h := range handlers {
+		sub, err := nc.Subscribe(bus.AgentSubject(a.cfg.NodeName, verb), func(m *nats.Msg) { go h(ctx, m) })
+		if err != nil {
+			return fmt.Errorf("agent: serve %s: %w", verb, err)
+		}
+		subs = append(subs, sub)
+	}
+	<-ctx.Done()
+	for _, s := range subs {
+		_ = s.Unsubscribe()
+	}
+	return nil
+}
+
+func (a *Agent) handleLogs(ctx context.Context, m *nats.Msg) {
+	var req LogsRequest
+	uid, container, ok := a.accept(m, &req, func() (string, string, string) { return req.Namespace, req.Pod, req.Container })
+	if !ok {
+		return
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go a.keepalive(ctx, cancel, req.Inbox)
+	opts := runtime.LogOptions{Follow: req.Follow, Previous: req.Previous, Tail: req.Tail}
+	err := a.rt.Logs(ctx, uid, container, opts, streamWriter{nc: a.conn.NC, inbox: req.Inbox, stream: StreamStdout})
+	end(a.conn.NC, req.Inbox, nil, err)
+}
+
+func (a *Agent) handleExec(ctx context.Context, m *nats.Msg) {
+	var req ExecRequest
+	uid, container, ok := a.accept(m, &req, func() (string, string, string) { return req.Namespace, req.Pod, req.Container })
+	if !ok {
+		return
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	opts := runtime.ExecOptions{Cmd: req.Command, TTY: req.TTY,
+		Stdout: streamWriter{nc: a.conn.NC, inbox: req.Inbox, stream: StreamStdout},
+		Stderr: streamWriter{nc: a.conn.NC, inbox: req.Inbox, stream: StreamStderr}}
+	ack := StreamAck{}
+	if req.Stdin {
+		pr, pw := io.Pipe()
+		ack.Stdin = a.conn.NC.NewInbox()
+		sub, err := a.conn.NC.Subscribe(ack.Stdin, func(sm *nats.Msg) {
+			if sm.Header.Get(HeaderStream) == StreamEnd {
+				_ = pw.Close()
+				return
+			}
+			_, _ = pw.Write(sm.Data)
+		})
+		if err != nil {
+			a.reply(m, StreamAck{Error: err.Error()})
+			return
+		}
+		defer sub.Unsubscribe()
+		defer pw.Close()
+		opts.Stdin = pr
+	}
+	a.reply(m, ack)
+	go a.keepalive(ctx, cancel, req.Inbox)
+	code, err := a.rt.Exec(ctx, uid, container, opts)
+	end(a.conn.NC, req.Inbox, &code, err)
+}
+
+// accept decodes a request, finds its pod and acknowledges it.
+func (a *Agent) accept(m *nats.Msg, req any, names func() (string, string, string)) (uid, container string, ok bool) {
+	if err := json.Unmarshal(m.Data, req); err != nil {
+		a.reply(m, StreamAck{Error: "bad request: " + err.Error()})
+		return "", "", false
+	}
+	ns, name, container := names()
+	w, found := a.lookup(ns, name)
+	if !found {
+		a.reply(m, StreamAck{Error: fmt.Sprintf("pod %s/%s is not running on node %s", ns, name, a.cfg.NodeName)})
+		return "", "", false
+	}
+	if container == "" {
+		pod, _ := w.snapshot()
+		container = pod.Spec.Containers[0].Name
+	}
+	if _, isExec := req.(*ExecRequest); !isExec {
+		a.reply(m, StreamAck{})
+	}
+	return w.uid, container, true
+}
+
+func (a *Agent) reply(m *nats.Msg, ack StreamAck) {
+	b, _ := json.Marshal(ack)
+	_ = m.Respond(b)
+}
+
+// keepalive pings the client and cancels the stream once it is gone.
+func (a *Agent) keepalive(ctx context.Context, cancel context.CancelFunc, inbox string) {
+	for sleepCtx(ctx, PingInterval) {
+		m := nats.NewMsg(inbox)
+		m.Header.Set(HeaderStream, StreamPing)
+		if _, err := a.conn.NC.RequestMsg(m, PingInterval); err != nil && ctx.Err() == nil {
+			a.cfg.Log.Info("agent: stream client gone", "inbox", inbox, "err", err)
+			cancel()
+			return
+		}
+	}
+}

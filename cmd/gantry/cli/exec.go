@@ -1,0 +1,76 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"github.com/gantry-sh/gantry/agentd/agent"
+)
+
+func execCmd(g *globals) *cobra.Command {
+	var req agent.ExecRequest
+	c := &cobra.Command{
+		Use:   "exec POD [-c CONTAINER] [-i] [-t] -- COMMAND [ARG...]",
+		Short: "Run a command in a running container, through its node's agent; exits with the command's exit code",
+		Args:  cobra.MinimumNArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if dash := cmd.ArgsLenAtDash(); dash != 1 {
+				return fmt.Errorf("usage: gantry exec POD [-c CONTAINER] -- COMMAND [ARG...]")
+			}
+			code, err := g.exec(strings.TrimPrefix(args[0], "pod/"), args[1:], req)
+			if err != nil {
+				return err
+			}
+			if code != 0 {
+				// The command's exit code is gantry's, as with kubectl; Main
+				// only knows 0 and 1.
+				os.Exit(code)
+			}
+			return nil
+		},
+	}
+	f := c.Flags()
+	f.StringVarP(&req.Container, "container", "c", "", "container (default: the first)")
+	f.BoolVarP(&req.Stdin, "stdin", "i", false, "pass stdin to the command")
+	f.BoolVarP(&req.TTY, "tty", "t", false, "allocate a terminal (no window resizing)")
+	return c
+}
+
+func (g *globals) exec(name string, command []string, req agent.ExecRequest) (int, error) {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM)
+	defer stop()
+	conn, client, err := g.connect()
+	if err != nil {
+		return -1, err
+	}
+	defer conn.Close()
+	pod, err := g.podOnNode(ctx, client, name)
+	if err != nil {
+		return -1, err
+	}
+	req.Namespace, req.Pod, req.Command = pod.Namespace, pod.Name, command
+	if req.Container, err = g.pickContainer(pod, req.Container); err != nil {
+		return -1, err
+	}
+	var in io.Reader
+	if req.Stdin {
+		in = g.in
+	}
+	if f, ok := g.in.(*os.File); ok && req.TTY && term.IsTerminal(int(f.Fd())) {
+		old, err := term.MakeRaw(int(f.Fd()))
+		if err == nil {
+			defer term.Restore(int(f.Fd()), old)
+		}
+	} else {
+		req.TTY = false // no terminal to drive one
+	}
+	return agent.Exec(ctx, conn.NC, pod.Spec.NodeName, req, in, g.out, g.err)
+}

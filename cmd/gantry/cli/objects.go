@@ -1,0 +1,84 @@
+package cli
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+
+	"github.com/gantry-sh/gantry/aggregates"
+	"github.com/gantry-sh/gantry/bus"
+	"github.com/gantry-sh/gantry/projections"
+)
+
+// fetch reads one object through the query API (which reads its own
+// writes) into out.
+func fetch(client *bus.Client, kind, ns, name string, out any) error {
+	var resp projections.ListResponse
+	if err := client.Query(ctx(), projections.QueryList, projections.ListRequest{Kind: kind, Namespace: ns, Name: name}, &resp); err != nil {
+		return err
+	}
+	if len(resp.Items) == 0 {
+		return fmt.Errorf("%s %q not found", kind, name)
+	}
+	return json.Unmarshal(resp.Items[0], out)
+}
+
+// fetchAll lists a kind in a namespace ("" for all) into items, decoded
+// one by one with decode.
+func fetchAll(client *bus.Client, kind, ns string, decode func(json.RawMessage) error) error {
+	req := projections.ListRequest{Kind: kind, Namespace: ns, Limit: 500}
+	for {
+		var resp projections.ListResponse
+		if err := client.Query(ctx(), projections.QueryList, req, &resp); err != nil {
+			return err
+		}
+		for _, it := range resp.Items {
+			if err := decode(it); err != nil {
+				return err
+			}
+		}
+		if resp.Continue == "" {
+			return nil
+		}
+		req.Continue = resp.Continue
+	}
+}
+
+// isConflict: a Kubernetes conflict, or a lost append race reported by
+// the command service for a command with a resourceVersion.
+func isConflict(err error) bool {
+	return apierrors.IsConflict(err) || err != nil && strings.Contains(err.Error(), bus.ErrConflict.Error())
+}
+
+// retryConflicts runs fn (read, change, write with a resourceVersion
+// precondition) until it does not conflict, at most 10 times.
+func retryConflicts(fn func() error) error {
+	var err error
+	for range 10 {
+		if err = fn(); !isConflict(err) {
+			return err
+		}
+	}
+	return errors.Join(errors.New("gave up after 10 conflicting attempts"), err)
+}
+
+// updateObject sends obj (with its resourceVersion) as an update.
+func updateObject(client *bus.Client, kind, ns, name, rv string, obj any, reason string) (bus.Reply, error) {
+	raw, err := json.Marshal(obj)
+	if err != nil {
+		return bus.Reply{}, err
+	}
+	return client.Do(ctx(), kind, aggregates.VerbUpdate, aggregates.Command{Namespace: ns, Name: name, ResourceVersion: rv, Object: raw}, bus.CommandMeta{Reason: reason})
+}
+
+// patchObject sends a merge patch, with a precondition if rv is set.
+func patchObject(client *bus.Client, kind, ns, name, rv string, patch any, reason string) (bus.Reply, error) {
+	raw, err := json.Marshal(patch)
+	if err != nil {
+		return bus.Reply{}, err
+	}
+	return client.Do(ctx(), kind, aggregates.VerbPatch, aggregates.Command{Namespace: ns, Name: name, ResourceVersion: rv, Patch: raw}, bus.CommandMeta{Reason: reason})
+}
