@@ -86,6 +86,12 @@ func checkPrecondition(k *Kind, s State, c Command) error {
 
 // manifest decodes the command's object and checks it names the command's object.
 func manifest(k *Kind, c Command) (Object, []string, error) {
+	return manifestOver(k, c, nil)
+}
+
+// manifestOver is manifest for an update of old: the kind may first drop
+// what the change makes meaningless (PrepareUpdate).
+func manifestOver(k *Kind, c Command, old Object) (Object, []string, error) {
 	if len(c.Object) == 0 {
 		return nil, nil, apierrors.NewBadRequest(fmt.Sprintf("%s %q: %s needs an object", k.Name, c.Name, c.Verb))
 	}
@@ -107,6 +113,9 @@ func manifest(k *Kind, c Command) (Object, []string, error) {
 		if obj.GetNamespace() != c.Namespace {
 			errs = append(errs, field.Invalid(field.NewPath("metadata", "namespace"), obj.GetNamespace(), fmt.Sprintf("must be %q, the namespace the command is for", c.Namespace)))
 		}
+	}
+	if old != nil && k.PrepareUpdate != nil {
+		k.PrepareUpdate(old, obj)
 	}
 	errs = append(errs, validateMeta(k, obj)...)
 	if k.Validate != nil {
@@ -154,7 +163,7 @@ func decideUpdate(k *Kind, s State, c Command) (Decision, error) {
 		return Decision{}, err
 	}
 	old.SetResourceVersion("") // the version is the stream's, never part of the object
-	obj, warns, err := manifest(k, c)
+	obj, warns, err := manifestOver(k, c, old)
 	if err != nil {
 		return Decision{}, err
 	}

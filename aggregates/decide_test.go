@@ -249,3 +249,21 @@ func TestApplyIsAThreeWayMerge(t *testing.T) {
 		t.Fatalf("re-apply = %+v, %v; want nothing", d.Event, err)
 	}
 }
+
+func TestServiceTypeChangeDropsNodePorts(t *testing.T) {
+	k := Service()
+	np := `{"apiVersion":"v1","kind":"Service","metadata":{"name":"web"},"spec":{"type":"NodePort","selector":{"app":"web"},"ports":[{"port":80}]}}`
+	s, _ := fold(t, k, Command{Verb: VerbApply, Namespace: "default", Name: "web", Object: json.RawMessage(np)})
+	// The allocator gave it a node port.
+	s, _ = fold(t, k, Command{Verb: VerbApply, Namespace: "default", Name: "web", Object: json.RawMessage(np)})
+	withPort, _ := Apply(s.Raw, Event{Verb: Updated, Data: mustJSON(UpdatedData{Patch: json.RawMessage(`{"spec":{"ports":[{"port":80,"protocol":"TCP","targetPort":80,"nodePort":30080}]}}`)})})
+	ci := strings.Replace(np, `"type":"NodePort"`, `"type":"ClusterIP"`, 1)
+	d, err := Decide(k, State{Raw: withPort, Seq: 2}, Command{Verb: VerbApply, Namespace: "default", Name: "web", Object: json.RawMessage(ci)}, testEnv)
+	if err != nil || d.Event == nil {
+		t.Fatalf("NodePort → ClusterIP = %+v, %v", d.Event, err)
+	}
+	raw, _ := Apply(withPort, *d.Event)
+	if strings.Contains(string(raw), "nodePort") {
+		t.Fatalf("node port kept: %s", raw)
+	}
+}

@@ -32,6 +32,10 @@ type Kind struct {
 	// Validate checks a whole object; ValidateUpdate what may not change.
 	Validate       func(Object) field.ErrorList
 	ValidateUpdate func(old, new Object) field.ErrorList
+	// PrepareUpdate drops from new what a change of old makes meaningless
+	// (a Service's node ports when it stops being a NodePort), before
+	// new is validated.
+	PrepareUpdate func(old, new Object)
 	// Verbs beyond create, apply, update, delete, label and status.
 	Verbs []string
 	// Unimplemented names fields Gantry accepts but does not act on: a

@@ -27,6 +27,7 @@ func Service() *Kind {
 		Validate: func(o Object) field.ErrorList {
 			return validateServiceSpec(&o.(*corev1.Service).Spec, field.NewPath("spec"))
 		},
+		PrepareUpdate: func(old, new Object) { dropTypeDependentFields(old.(*corev1.Service), new.(*corev1.Service)) },
 		ValidateUpdate: func(old, new Object) field.ErrorList {
 			o, n := old.(*corev1.Service), new.(*corev1.Service)
 			if n.Spec.ClusterIP == "" {
@@ -112,4 +113,26 @@ func validateServicePorts(s *corev1.ServiceSpec, p *field.Path) field.ErrorList 
 		}
 	}
 	return errs
+}
+
+// dropTypeDependentFields: when a Service stops being a NodePort or
+// LoadBalancer, the node ports and traffic policy it was given go (unless
+// the manifest changed them, which validation then refuses), as the
+// Kubernetes API server does.
+func dropTypeDependentFields(old, new *corev1.Service) {
+	if new.Spec.Type == corev1.ServiceTypeNodePort || new.Spec.Type == corev1.ServiceTypeLoadBalancer {
+		return
+	}
+	given := map[int32]bool{}
+	for _, p := range old.Spec.Ports {
+		given[p.NodePort] = p.NodePort != 0
+	}
+	for i := range new.Spec.Ports {
+		if given[new.Spec.Ports[i].NodePort] {
+			new.Spec.Ports[i].NodePort = 0
+		}
+	}
+	if old.Spec.Type != new.Spec.Type {
+		new.Spec.ExternalTrafficPolicy = ""
+	}
 }
