@@ -1,6 +1,7 @@
 package aggregates
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 
@@ -21,6 +22,9 @@ func Apply(obj []byte, e Event) ([]byte, error) {
 	}
 	if obj == nil {
 		return nil, fmt.Errorf("aggregates: %s event on an absent object", e.Verb)
+	}
+	if out, ok, err := applyShallow(obj, e); ok || err != nil {
+		return out, err
 	}
 	patch, err := patchOf(e)
 	if err != nil {
@@ -84,12 +88,28 @@ func setStatus(obj []byte, status json.RawMessage) ([]byte, error) {
 	} else {
 		m["status"] = status
 	}
-	return json.Marshal(m)
+	return marshalRaw(m), nil
 }
 
 // WithResourceVersion returns obj with metadata.resourceVersion set to the
-// stream sequence seq, as a reader shows it.
+// stream sequence seq, as a reader shows it. Objects as Apply leaves them
+// have no resourceVersion, so it is spliced in after the top-level
+// "metadata":{ (the first one: top-level keys come before nested ones in
+// every encoding Gantry writes, and a quote inside a string is escaped);
+// anything else takes the general path.
 func WithResourceVersion(obj []byte, seq uint64) ([]byte, error) {
+	const open = `"metadata":{`
+	i := bytes.Index(obj, []byte(open))
+	if i > 0 && !bytes.Contains(obj, []byte(`"resourceVersion"`)) {
+		at := i + len(open)
+		out := make([]byte, 0, len(obj)+32)
+		out = append(out, obj[:at]...)
+		out = fmt.Appendf(out, `"resourceVersion":"%d"`, seq)
+		if obj[at] != '}' {
+			out = append(out, ',')
+		}
+		return append(out, obj[at:]...), nil
+	}
 	patch := fmt.Appendf(nil, `{"metadata":{"resourceVersion":"%d"}}`, seq)
 	return jsonpatch.MergePatch(obj, patch)
 }

@@ -237,11 +237,15 @@ func decideDelete(k *Kind, s State, c Command, env Env) (Decision, error) {
 }
 
 func decideLabel(k *Kind, s State, c Command) (Decision, error) {
-	obj, err := decodeStored(k, s.Raw)
-	if err != nil {
-		return Decision{}, err
+	var obj struct { // only the labels: a label command need not decode the object
+		Metadata struct {
+			Labels map[string]string `json:"labels"`
+		} `json:"metadata"`
 	}
-	current := obj.GetLabels()
+	if err := json.Unmarshal(s.Raw, &obj); err != nil {
+		return Decision{}, fmt.Errorf("aggregates: stored %s %q: %w", k.Name, c.Name, err)
+	}
+	current := obj.Metadata.Labels
 	next := map[string]string{}
 	changes := map[string]*string{}
 	for key, v := range c.Labels {

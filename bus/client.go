@@ -1,6 +1,7 @@
 package bus
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -121,9 +122,11 @@ func (c *Client) requestMsg(ctx context.Context, req *nats.Msg, out any) error {
 	if err != nil {
 		return fmt.Errorf("bus: %s: %w", subject, err)
 	}
-	var qe QueryError
-	if json.Unmarshal(msg.Data, &qe) == nil && qe.Error != nil {
-		return &apierrors.StatusError{ErrStatus: *qe.Error}
+	if bytes.HasPrefix(msg.Data, []byte(`{"error":`)) { // a QueryError; anything else is the answer
+		var qe QueryError
+		if json.Unmarshal(msg.Data, &qe) == nil && qe.Error != nil {
+			return &apierrors.StatusError{ErrStatus: *qe.Error}
+		}
 	}
 	if err := json.Unmarshal(msg.Data, out); err != nil {
 		return fmt.Errorf("bus: %s reply: %w", subject, err)

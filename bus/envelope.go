@@ -4,10 +4,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/url"
+	"sort"
 	"strings"
 	"time"
 
-	"github.com/cloudevents/sdk-go/v2/binding/format"
 	cloudevents "github.com/cloudevents/sdk-go/v2/event"
 	"github.com/nats-io/nats.go"
 )
@@ -60,31 +61,53 @@ func ParseEventType(t string) (kind, verb, version string, err error) {
 	return p[2], p[3], p[4], nil
 }
 
-// Marshal encodes the envelope as a structured-mode CloudEvent with the
-// CloudEvents SDK, so what Gantry writes is what any SDK reads.
+// Marshal encodes the envelope as a structured-mode CloudEvent (JSON, data
+// as JSON). It writes the wire form directly: the CloudEvents SDK's generic
+// event costs more than the rest of a command; a test checks that the SDK
+// reads every envelope Marshal writes.
 func (e Envelope) Marshal() ([]byte, error) {
-	ce := cloudevents.New()
-	ce.SetID(e.ID)
-	ce.SetSource(e.Source)
-	ce.SetType(e.Type)
-	ce.SetSubject(e.Subject)
-	ce.SetTime(e.Time)
-	for name, v := range map[string]string{ExtActor: e.Actor, ExtCausationID: e.CausationID, ExtCorrelationID: e.CorrelationID, ExtReason: e.Reason} {
-		if v != "" {
-			ce.SetExtension(name, v)
-		}
+	if e.ID == "" || e.Source == "" || e.Type == "" {
+		return nil, fmt.Errorf("%w: id, source and type are required", ErrInvalidEvent)
 	}
-	if len(e.Data) > 0 {
-		// A json.RawMessage (not []byte, which the SDK writes as data_base64)
-		// keeps the data readable JSON in the stream.
-		if err := ce.SetData("application/json", e.Data); err != nil {
-			return nil, fmt.Errorf("bus: event %s data: %w", e.ID, err)
-		}
+	w := wireOut{
+		SpecVersion: "1.0", ID: e.ID, Source: e.Source, Type: e.Type, Subject: e.Subject,
+		Actor: e.Actor, CausationID: e.CausationID, CorrelationID: e.CorrelationID, Reason: e.Reason,
 	}
-	if err := ce.Validate(); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrInvalidEvent, err)
+	if !e.Time.IsZero() {
+		w.Time = e.Time.UTC().Format(time.RFC3339Nano)
 	}
-	return format.JSON.Marshal(&ce)
+	if len(e.Data) == 0 {
+		return json.Marshal(w)
+	}
+	if !json.Valid(e.Data) {
+		return nil, fmt.Errorf("%w: event %s data is not JSON", ErrInvalidEvent, e.ID)
+	}
+	w.DataContentType = "application/json"
+	head, err := json.Marshal(w)
+	if err != nil {
+		return nil, err
+	}
+	// Splice the data in as it is (encoding/json would compact it again).
+	out := make([]byte, 0, len(head)+len(e.Data)+8)
+	out = append(out, head[:len(head)-1]...)
+	out = append(out, `,"data":`...)
+	out = append(out, e.Data...)
+	return append(out, '}'), nil
+}
+
+// wireOut is what Marshal writes, attributes first, in the spec's order.
+type wireOut struct {
+	SpecVersion     string `json:"specversion"`
+	ID              string `json:"id"`
+	Source          string `json:"source"`
+	Type            string `json:"type"`
+	Subject         string `json:"subject,omitempty"`
+	DataContentType string `json:"datacontenttype,omitempty"`
+	Time            string `json:"time,omitempty"`
+	Actor           string `json:"actor,omitempty"`
+	CausationID     string `json:"causationid,omitempty"`
+	CorrelationID   string `json:"correlationid,omitempty"`
+	Reason          string `json:"reason,omitempty"`
 }
 
 // wire is the structured JSON form. Decoding Gantry's own stream with it
@@ -127,15 +150,15 @@ func UnmarshalEnvelope(data []byte) (Envelope, error) {
 
 // DecodeCloudEvent reads a CloudEvent from any producer, in structured mode
 // (the body is the event) or binary mode (ce-* headers, the body is the
-// data), and validates it against the CloudEvents 1.0 rules through the SDK.
+// data), and checks it against the CloudEvents 1.0 rules (binary mode
+// through the SDK; structured mode, the hot path, directly).
 func DecodeCloudEvent(data []byte, h nats.Header) (Envelope, error) {
 	ce := cloudevents.New()
-	if h.Get("ce-specversion") != "" {
-		if err := fromBinary(&ce, data, h); err != nil {
-			return Envelope{}, err
-		}
-	} else if err := json.Unmarshal(data, &ce); err != nil {
-		return Envelope{}, fmt.Errorf("%w: %v", ErrInvalidEvent, err)
+	if h.Get("ce-specversion") == "" {
+		return decodeStructured(data)
+	}
+	if err := fromBinary(&ce, data, h); err != nil {
+		return Envelope{}, err
 	}
 	if err := ce.Validate(); err != nil {
 		return Envelope{}, fmt.Errorf("%w: %v", ErrInvalidEvent, err)
@@ -182,4 +205,44 @@ func fromBinary(ce *cloudevents.Event, data []byte, h nats.Header) error {
 		ct = "application/json"
 	}
 	return ce.SetData(ct, data)
+}
+
+// decodeStructured reads a structured-mode event and applies the rules of
+// CloudEvents 1.0 that matter here: specversion 1.0; id, source and type
+// present; source a URI-reference; JSON data.
+func decodeStructured(data []byte) (Envelope, error) {
+	var w wire
+	if err := json.Unmarshal(data, &w); err != nil {
+		return Envelope{}, fmt.Errorf("%w: %v", ErrInvalidEvent, err)
+	}
+	if w.SpecVersion != "1.0" {
+		return Envelope{}, fmt.Errorf("%w: specversion %q, want 1.0", ErrInvalidEvent, w.SpecVersion)
+	}
+	var missing []string
+	for name, v := range map[string]string{"id": w.ID, "source": w.Source, "type": w.Type} {
+		if v == "" {
+			missing = append(missing, name)
+		}
+	}
+	if len(missing) > 0 {
+		sort.Strings(missing)
+		return Envelope{}, fmt.Errorf("%w: %s required", ErrInvalidEvent, strings.Join(missing, ", "))
+	}
+	if _, err := url.Parse(w.Source); err != nil {
+		return Envelope{}, fmt.Errorf("%w: source %q is not a URI-reference", ErrInvalidEvent, w.Source)
+	}
+	if ct := w.DataContentType; ct != "" && !strings.HasPrefix(ct, "application/json") {
+		return Envelope{}, fmt.Errorf("%w: datacontenttype %q: Gantry takes application/json data", ErrInvalidEvent, ct)
+	}
+	if w.Data == nil && w.DataBase64 != nil {
+		if !json.Valid(w.DataBase64) {
+			return Envelope{}, fmt.Errorf("%w: data_base64 does not hold JSON", ErrInvalidEvent)
+		}
+		w.Data = w.DataBase64
+	}
+	return Envelope{
+		ID: w.ID, Source: w.Source, Type: w.Type, Subject: w.Subject, Time: w.Time,
+		Actor: w.Actor, CausationID: w.CausationID, CorrelationID: w.CorrelationID, Reason: w.Reason,
+		Data: w.Data,
+	}, nil
 }

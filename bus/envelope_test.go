@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	cloudevents "github.com/cloudevents/sdk-go/v2/event"
 	"github.com/nats-io/nats.go"
 )
 
@@ -76,4 +77,28 @@ func FuzzDecodeCloudEvent(f *testing.F) {
 		}
 		_, _ = UnmarshalEnvelope(b)
 	})
+}
+
+// TestSDKReadsWhatWeWrite: every envelope Marshal writes is a valid
+// CloudEvent to the CloudEvents SDK, attributes and data intact.
+func TestSDKReadsWhatWeWrite(t *testing.T) {
+	e := Envelope{ID: "7", Source: "gantry/scheduler", Type: EventType("pod", "bound"), Subject: "pod/default/p",
+		Time: time.Date(2026, 11, 22, 3, 0, 0, 123, time.UTC), Actor: "gantry/scheduler", CausationID: "c", CorrelationID: "r", Reason: "fits",
+		Data: json.RawMessage(`{"nodeName":"n1"}`)}
+	b, err := e.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ce := cloudevents.New()
+	if err := json.Unmarshal(b, &ce); err != nil {
+		t.Fatal(err)
+	}
+	if err := ce.Validate(); err != nil {
+		t.Fatalf("SDK says invalid: %v\n%s", err, b)
+	}
+	ext := ce.Extensions()
+	if ce.ID() != "7" || ce.Source() != "gantry/scheduler" || ce.Subject() != "pod/default/p" || !ce.Time().Equal(e.Time) ||
+		ext["actor"] != "gantry/scheduler" || ext["reason"] != "fits" || string(ce.Data()) != `{"nodeName":"n1"}` || ce.DataContentType() != "application/json" {
+		t.Fatalf("SDK read %s", ce.String())
+	}
 }

@@ -156,9 +156,8 @@ func (s *Service) handle(ctx context.Context, m *nats.Msg) {
 		s.reject(ctx, kindName, verb, m.Data, env, reply.Status)
 	}
 	s.opt.Metrics.observe(kindName, verb, reply, time.Since(start))
-	body, _ := json.Marshal(reply)
 	if m.Reply != "" {
-		_ = m.Respond(body)
+		_ = m.Respond(marshalReply(reply))
 	}
 }
 
@@ -228,8 +227,7 @@ func (s *Service) appendDecision(ctx context.Context, k *aggregates.Kind, subjec
 		s.releaseCharges(ctx, charges, cmdEnv)
 		return bus.Reply{}, err
 	}
-	next = stamp(next, seq)
-	s.remember(subject, aggregates.State{Raw: next, Seq: seq})
+	s.remember(subject, aggregates.State{Raw: next, Seq: seq}) // unstamped: present() stamps
 	s.policies.note(k.Token, cmd.Namespace, cmd.Name, d.Event.Verb)
 	s.releaseQuotas(ctx, k, cmd, state, d, cmdEnv)
 	if k.Token == "resourcequota" && d.Event.Verb == aggregates.Created {
@@ -276,13 +274,35 @@ func (s *Service) envelope(k *aggregates.Kind, cmd aggregates.Command, cmdEnv bu
 	}, nil
 }
 
-// present is the object as a reply shows it: Secret data never leaves.
+// present is the object as a reply shows it, with its resourceVersion;
+// Secret data never leaves.
 func (s *Service) present(k *aggregates.Kind, st aggregates.State) json.RawMessage {
 	if st.Raw == nil {
 		return nil
 	}
+	raw := stamp(st.Raw, st.Seq)
 	if k.Token == "secret" {
-		return seal.Redact(st.Raw)
+		return seal.Redact(raw)
 	}
-	return st.Raw
+	return raw
+}
+
+// marshalReply writes the reply, splicing the object in as it is: it is
+// already compact JSON, and encoding/json would validate and compact it
+// again (a large share of a command's CPU).
+func marshalReply(r bus.Reply) []byte {
+	obj := r.Object
+	r.Object = nil
+	body, _ := json.Marshal(r)
+	if len(obj) == 0 {
+		return body
+	}
+	out := make([]byte, 0, len(body)+len(obj)+16)
+	out = append(out, body[:len(body)-1]...)
+	if len(body) > 2 {
+		out = append(out, ',')
+	}
+	out = append(out, `"object":`...)
+	out = append(out, obj...)
+	return append(out, '}')
 }

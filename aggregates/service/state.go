@@ -49,7 +49,7 @@ func (s *Service) fold(k *aggregates.Kind, st aggregates.State, e bus.Envelope) 
 	if err != nil {
 		return st, fmt.Errorf("service: event %d: %w", e.Seq, err)
 	}
-	return aggregates.State{Raw: stamp(raw, e.Seq), Seq: e.Seq}, nil
+	return aggregates.State{Raw: raw, Seq: e.Seq}, nil
 }
 
 // cacheLimit bounds the state cache: the projection already holds every

@@ -1,5 +1,5 @@
 // Package dashboard is Gantry's web dashboard, for people who would rather
-// look than read. `gantry up` serves it (--dashboard, 127.0.0.1:8080 by
+// look than read. `gantry up` serves it (--dashboard, 127.0.0.1:8081 by
 // default). It only reads: the in-process current-state View and the event
 // store. It sends no command and writes nothing.
 //

@@ -102,7 +102,7 @@ type ObjectPage struct {
 	Later     int             `json:"later"` // events after the cut
 }
 
-// EventList is the latest events as of the cut.
+// EventList is the latest events as of the cut, newest first.
 type EventList struct {
 	Frame
 	Events []Event `json:"events"`

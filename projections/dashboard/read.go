@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -225,7 +226,7 @@ func pick(b bool, s string) string {
 	return ""
 }
 
-// latest is the last events up to seq, oldest first, in the frame's
+// latest is the last events up to seq, newest first, in the frame's
 // namespace if it has one.
 func (s *Server) latest(ctx context.Context, f Frame, seq uint64) ([]Event, error) {
 	window := uint64(latestEvents)
@@ -247,6 +248,7 @@ func (s *Server) latest(ctx context.Context, f Frame, seq uint64) ([]Event, erro
 	if len(out) > latestEvents {
 		out = out[len(out)-latestEvents:]
 	}
+	slices.Reverse(out)
 	return out, err
 }
 

@@ -56,7 +56,7 @@ func upCmd(g *globals) *cobra.Command {
 	f.StringVar(&o.listen, "listen", "127.0.0.1:4222", "address of the embedded NATS server")
 	f.StringVar(&o.nats, "nats", "", "use this existing NATS server instead of an embedded one")
 	f.StringVar(&o.metrics, "metrics", "127.0.0.1:9464", "address for /metrics and /readyz")
-	f.StringVar(&o.dashboard, "dashboard", "127.0.0.1:8080", `address of the web dashboard ("" turns it off)`)
+	f.StringVar(&o.dashboard, "dashboard", "127.0.0.1:8081", `address of the web dashboard ("" turns it off; the ingress has 8080)`)
 	f.BoolVar(&o.agent, "agent", true, "run a node agent for this machine (needs root; starts containerd if none answers)")
 	return c
 }
@@ -137,6 +137,9 @@ func up(ctx context.Context, g *globals, o upOptions) error {
 		}
 		close(ready)
 		fmt.Fprintf(g.out, "gantry is up: NATS %s, data %s, metrics http://%s/metrics\nclient config: %s\n", url, o.data, o.metrics, g.config)
+		if o.dashboard != "" {
+			fmt.Fprintf(g.out, "dashboard: http://%s/\n", o.dashboard)
+		}
 		return nil
 	})
 	err = grp.Wait()

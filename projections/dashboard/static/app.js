@@ -9,7 +9,7 @@ for (const sel of document.querySelectorAll("select[data-autosubmit]")) {
 }
 
 // Live events: the server sends each new event (Server-Sent Events); add it
-// to the table, keep the newest 50, and refresh the counts.
+// to the top of the table, keep the newest 50, and refresh the counts.
 const body = document.querySelector("tbody[data-live]");
 if (body && window.EventSource) {
   const state = document.querySelector("[data-live-state]");
@@ -19,8 +19,8 @@ if (body && window.EventSource) {
   source.addEventListener("gantry", (msg) => {
     const e = JSON.parse(msg.data);
     body.querySelector("tr.none")?.remove();
-    body.append(eventRow(e));
-    while (body.rows.length > 50) body.deleteRow(0);
+    body.prepend(eventRow(e));
+    while (body.rows.length > 50) body.deleteRow(-1);
     if (seqOut) seqOut.textContent = e.seq;
     clearTimeout(countsTimer);
     countsTimer = setTimeout(refreshCounts, 500);
