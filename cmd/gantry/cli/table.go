@@ -186,7 +186,10 @@ func or(s, def string) string {
 // printTable prints objects as kubectl does: NAME first, AGE after the
 // kind's columns, wide columns last.
 func printTable(out io.Writer, k *aggregates.Kind, items []json.RawMessage, withNS, wide bool) error {
-	cols := tables[k.Token]
+	cols, ok := tables[k.Token]
+	if !ok {
+		cols = moreTables[k.Token]
+	}
 	tw := tabwriter.NewWriter(out, 0, 8, 3, ' ', 0)
 	head := []string{"NAME"}
 	if withNS {

@@ -1,12 +1,17 @@
 package cli
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
+	"strings"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	networkingv1 "k8s.io/api/networking/v1"
+
+	"github.com/gantry-sh/gantry/aggregates"
 )
 
 func TestNetworkingRows(t *testing.T) {
@@ -42,3 +47,15 @@ func TestNetworkingRows(t *testing.T) {
 }
 
 func first(a, _ []string) []string { return a }
+
+func TestWorkloadRows(t *testing.T) {
+	var out bytes.Buffer
+	node := `{"metadata":{"name":"n1"},"spec":{"unschedulable":true,"podCIDR":"10.244.1.0/24"},"status":{"conditions":[{"type":"Ready","status":"True"}],"addresses":[{"type":"InternalIP","address":"192.0.2.1"}]}}`
+	k, _ := aggregates.Builtin().Lookup("node")
+	if err := printTable(&out, k, []json.RawMessage{json.RawMessage(node)}, false, true); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "Ready,SchedulingDisabled") || !strings.Contains(out.String(), "10.244.1.0/24") {
+		t.Fatalf("node row:\n%s", out.String())
+	}
+}
