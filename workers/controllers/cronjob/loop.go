@@ -7,13 +7,11 @@ import (
 
 	batchv1 "k8s.io/api/batch/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/gantry-sh/gantry/aggregates"
 	"github.com/gantry-sh/gantry/projections"
 	"github.com/gantry-sh/gantry/workers/internal/commands"
-	"github.com/gantry-sh/gantry/workers/internal/informer"
-	"github.com/gantry-sh/gantry/workers/internal/workqueue"
+	"github.com/gantry-sh/gantry/workers/internal/owned"
 )
 
 // LoopOptions tune the CronJob loop.
@@ -27,86 +25,42 @@ type LoopOptions struct {
 // Loop is the CronJob worker: CronJob changes, changes of the Jobs a
 // CronJob controls, and each CronJob's next schedule time wake it.
 type Loop struct {
+	base   *owned.Loop[batchv1.CronJob, batchv1.Job, *batchv1.CronJob, *batchv1.Job]
 	client commands.Commander
-	feed   *informer.Feed
-	crons  *informer.Store[batchv1.CronJob, *batchv1.CronJob]
-	jobs   *informer.Store[batchv1.Job, *batchv1.Job]
-	queue  *workqueue.Queue
-	expect *commands.Expectations
 	timers *timers
 	opt    LoopOptions
 }
 
 // NewLoop registers on view and returns the loop; Run drives it.
 func NewLoop(view *projections.View, client commands.Commander, opt LoopOptions) *Loop {
-	if opt.Workers <= 0 {
-		opt.Workers = 2
-	}
-	if opt.Resync <= 0 {
-		opt.Resync = 30 * time.Second
-	}
 	if opt.Clock == nil {
 		opt.Clock = RealClock{}
 	}
 	if opt.Metrics == nil {
 		opt.Metrics = NewMetrics(nil)
 	}
-	l := &Loop{
-		client: client, opt: opt, feed: informer.NewFeed(view, "cronjob", "job"),
-		crons:  informer.NewStore[batchv1.CronJob](map[string]informer.IndexFunc[batchv1.CronJob]{"uid": informer.UIDIndex[batchv1.CronJob]}),
-		jobs:   informer.NewStore[batchv1.Job](map[string]informer.IndexFunc[batchv1.Job]{informer.ByController: informer.ControllerIndex[batchv1.Job]}),
-		queue:  workqueue.New(),
+	return &Loop{
+		base: owned.New(view, owned.Config[batchv1.CronJob, batchv1.Job]{
+			Owner: "cronjob", Child: "job", Controller: "CronJob", Workers: opt.Workers, Resync: opt.Resync,
+		}),
+		client: client, opt: opt,
 		timers: &timers{clock: opt.Clock, stop: map[string]func() bool{}},
 	}
-	l.expect = commands.NewExpectations(l.feed)
-	return l
 }
 
 // Run reconciles until ctx ends.
-func (l *Loop) Run(ctx context.Context) error {
-	go l.feed.Run(ctx, l.observe)
-	go workqueue.Every(ctx, l.opt.Resync, func() {
-		for _, k := range l.crons.Keys() {
-			l.queue.Add(k)
-		}
-	})
-	workqueue.Run(ctx, l.queue, l.opt.Workers, l.reconcile)
-	return nil
-}
-
-func (l *Loop) observe(c projections.Change) {
-	if c.Kind == "cronjob" {
-		if _, _, ok := l.crons.Apply(c); ok {
-			l.queue.Add(informer.Key(c.Namespace, c.Name))
-		}
-		return
-	}
-	old, cur, ok := l.jobs.Apply(c)
-	if !ok {
-		return
-	}
-	for _, j := range []*batchv1.Job{old, cur} {
-		if j == nil {
-			continue
-		}
-		if ref := metav1.GetControllerOfNoCopy(j); ref != nil && ref.Kind == "CronJob" {
-			for _, cj := range l.crons.ByIndex("uid", string(ref.UID)) {
-				l.queue.Add(informer.KeyOf(cj))
-			}
-		}
-	}
-}
+func (l *Loop) Run(ctx context.Context) error { return l.base.Run(ctx, l.reconcile) }
 
 func (l *Loop) reconcile(ctx context.Context, key string) error {
-	l.expect.Wait(ctx, key, 10*time.Second)
-	cj := l.crons.Get(key)
+	l.base.Expect.Wait(ctx, key, 10*time.Second)
+	cj := l.base.Owners.Get(key)
 	if cj == nil {
 		l.timers.clear(key)
 		return nil
 	}
-	res, err := Reconcile(cj, l.jobs.ByIndex(informer.ByController, string(cj.UID)), Env{Now: l.opt.Clock.Now()})
+	res, err := Reconcile(cj, l.base.ChildrenOf(cj), Env{Now: l.opt.Clock.Now()})
 	if err != nil {
-		l.opt.Metrics.Reconciles.WithLabelValues("invalid").Inc()
+		l.opt.Metrics.Invalid()
 		return nil // a bad schedule or time zone waits for a fix of the CronJob
 	}
 	b := commands.NewBatch(ctx, l.client, 16)
@@ -124,18 +78,13 @@ func (l *Loop) reconcile(ctx context.Context, key string) error {
 	}
 	commands.Status(b, "cronjob", cj.Namespace, cj.Name, cj.Status, res.Status)
 	seq, err := b.Wait()
-	l.expect.Expect(key, seq)
+	l.base.Expect.Expect(key, seq)
 	if res.RequeueAfter > 0 {
-		l.timers.set(key, res.RequeueAfter, func() { l.queue.Add(key) })
+		l.timers.set(key, res.RequeueAfter, func() { l.base.Queue.Add(key) })
 	} else {
 		l.timers.clear(key)
 	}
-	if err != nil {
-		l.opt.Metrics.Reconciles.WithLabelValues("error").Inc()
-		return err
-	}
-	l.opt.Metrics.Reconciles.WithLabelValues("ok").Inc()
-	return nil
+	return l.opt.Metrics.Result(err)
 }
 
 func deleteReason(cj *batchv1.CronJob, j *batchv1.Job) string {

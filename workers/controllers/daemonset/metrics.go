@@ -1,22 +1,25 @@
 package daemonset
 
-import "github.com/prometheus/client_golang/prometheus"
+import (
+	"github.com/prometheus/client_golang/prometheus"
 
-// Metrics are the DaemonSet loop's Prometheus metrics.
+	"github.com/gantry-sh/gantry/workers/internal/owned"
+)
+
+// Metrics are the DaemonSet loop's Prometheus metrics: reconciles by
+// result and daemon pods asked for.
 type Metrics struct {
-	Reconciles       *prometheus.CounterVec
+	owned.Metrics
 	Created, Deleted prometheus.Counter
 }
 
 // NewMetrics makes the metrics and registers them on reg (nil: unregistered).
 func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m := &Metrics{
-		Reconciles: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "controller_daemonset_reconciles_total", Help: "DaemonSet reconciles by result."}, []string{"result"}),
-		Created:    prometheus.NewCounter(prometheus.CounterOpts{Name: "controller_daemonset_pods_created_total", Help: "Daemon pods asked to be created."}),
-		Deleted:    prometheus.NewCounter(prometheus.CounterOpts{Name: "controller_daemonset_pods_deleted_total", Help: "Daemon pods asked to be deleted."}),
+		Metrics: owned.NewMetrics("daemonset", "DaemonSet"),
+		Created: prometheus.NewCounter(prometheus.CounterOpts{Name: "controller_daemonset_pods_created_total", Help: "Daemon pods asked to be created."}),
+		Deleted: prometheus.NewCounter(prometheus.CounterOpts{Name: "controller_daemonset_pods_deleted_total", Help: "Daemon pods asked to be deleted."}),
 	}
-	if reg != nil {
-		reg.MustRegister(m.Reconciles, m.Created, m.Deleted)
-	}
+	owned.Register(reg, append(m.Collectors(), m.Created, m.Deleted)...)
 	return m
 }

@@ -8,13 +8,12 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/labels"
 
 	"github.com/gantry-sh/gantry/aggregates"
 	"github.com/gantry-sh/gantry/projections"
 	"github.com/gantry-sh/gantry/workers/internal/commands"
 	"github.com/gantry-sh/gantry/workers/internal/informer"
-	"github.com/gantry-sh/gantry/workers/internal/workqueue"
+	"github.com/gantry-sh/gantry/workers/internal/owned"
 )
 
 // LoopOptions tune the Deployment loop.
@@ -25,122 +24,59 @@ type LoopOptions struct {
 	Now     func() time.Time
 }
 
-type (
-	deployStore = informer.Store[appsv1.Deployment, *appsv1.Deployment]
-	rsStore     = informer.Store[appsv1.ReplicaSet, *appsv1.ReplicaSet]
-)
-
 // Loop is the Deployment worker: Deployment and ReplicaSet changes wake
-// the Deployment concerned; a reconcile sends what Reconcile returns.
+// the Deployment concerned (for an orphan ReplicaSet, every Deployment of
+// its namespace whose selector matches it); a reconcile sends what
+// Reconcile returns.
 type Loop struct {
+	base   *owned.Loop[appsv1.Deployment, appsv1.ReplicaSet, *appsv1.Deployment, *appsv1.ReplicaSet]
 	client commands.Commander
-	feed   *informer.Feed
-	ds     *deployStore
-	rss    *rsStore
-	queue  *workqueue.Queue
-	expect *commands.Expectations
 	opt    LoopOptions
 }
 
 // NewLoop registers on view and returns the loop; Run drives it.
 func NewLoop(view *projections.View, client commands.Commander, opt LoopOptions) *Loop {
-	if opt.Workers <= 0 {
-		opt.Workers = 2
-	}
-	if opt.Resync <= 0 {
-		opt.Resync = 30 * time.Second
-	}
 	if opt.Metrics == nil {
 		opt.Metrics = NewMetrics(nil)
 	}
 	if opt.Now == nil {
 		opt.Now = time.Now
 	}
-	l := &Loop{
-		client: client, opt: opt, feed: informer.NewFeed(view, "deployment", "replicaset"),
-		ds: informer.NewStore[appsv1.Deployment](map[string]informer.IndexFunc[appsv1.Deployment]{
-			"uid":                informer.UIDIndex[appsv1.Deployment],
-			informer.ByNamespace: informer.NamespaceIndex[appsv1.Deployment],
+	return &Loop{
+		base: owned.New(view, owned.Config[appsv1.Deployment, appsv1.ReplicaSet]{
+			Owner: "deployment", Child: "replicaset", Controller: "Deployment",
+			Workers: opt.Workers, Resync: opt.Resync,
+			Selector:     func(d *appsv1.Deployment) *metav1.LabelSelector { return d.Spec.Selector },
+			ChildIndexes: map[string]informer.IndexFunc[appsv1.ReplicaSet]{informer.ByNamespace: informer.NamespaceIndex[appsv1.ReplicaSet]},
 		}),
-		rss: informer.NewStore[appsv1.ReplicaSet](map[string]informer.IndexFunc[appsv1.ReplicaSet]{
-			informer.ByNamespace: informer.NamespaceIndex[appsv1.ReplicaSet],
-		}),
-		queue: workqueue.New(),
+		client: client, opt: opt,
 	}
-	l.expect = commands.NewExpectations(l.feed)
-	return l
 }
 
 // Run reconciles until ctx ends.
-func (l *Loop) Run(ctx context.Context) error {
-	go l.feed.Run(ctx, l.observe)
-	go workqueue.Every(ctx, l.opt.Resync, func() {
-		for _, k := range l.ds.Keys() {
-			l.queue.Add(k)
-		}
-	})
-	workqueue.Run(ctx, l.queue, l.opt.Workers, l.reconcile)
-	return nil
-}
-
-func (l *Loop) observe(c projections.Change) {
-	if c.Kind == "deployment" {
-		if _, _, ok := l.ds.Apply(c); ok {
-			l.queue.Add(informer.Key(c.Namespace, c.Name))
-		}
-		return
-	}
-	old, cur, ok := l.rss.Apply(c)
-	if !ok {
-		return
-	}
-	for _, rs := range []*appsv1.ReplicaSet{old, cur} {
-		if rs != nil {
-			l.wakeFor(rs)
-		}
-	}
-}
-
-func (l *Loop) wakeFor(rs *appsv1.ReplicaSet) {
-	if ref := metav1.GetControllerOfNoCopy(rs); ref != nil {
-		for _, d := range l.ds.ByIndex("uid", string(ref.UID)) {
-			l.queue.Add(informer.KeyOf(d))
-		}
-		return
-	}
-	for _, d := range l.ds.ByIndex(informer.ByNamespace, rs.Namespace) {
-		if sel, err := metav1.LabelSelectorAsSelector(d.Spec.Selector); err == nil && sel.Matches(labels.Set(rs.Labels)) {
-			l.queue.Add(informer.KeyOf(d))
-		}
-	}
-}
+func (l *Loop) Run(ctx context.Context) error { return l.base.Run(ctx, l.reconcile) }
 
 func (l *Loop) reconcile(ctx context.Context, key string) error {
-	l.expect.Wait(ctx, key, 10*time.Second)
-	d := l.ds.Get(key)
+	l.base.Expect.Wait(ctx, key, 10*time.Second)
+	d := l.base.Owners.Get(key)
 	if d == nil {
 		return nil
 	}
 	start := time.Now()
-	res, err := Reconcile(d, l.rss.ByIndex(informer.ByNamespace, d.Namespace), Env{Now: l.opt.Now()})
+	res, err := Reconcile(d, l.base.Children.ByIndex(informer.ByNamespace, d.Namespace), Env{Now: l.opt.Now()})
 	if err != nil {
-		l.opt.Metrics.Reconciles.WithLabelValues("invalid").Inc()
+		l.opt.Metrics.Invalid()
 		return nil
 	}
 	b := commands.NewBatch(ctx, l.client, 16)
 	l.send(b, d, res)
 	seq, err := b.Wait()
-	l.expect.Expect(key, seq)
-	l.opt.Metrics.Duration.Observe(time.Since(start).Seconds())
+	l.base.Expect.Expect(key, seq)
+	l.opt.Metrics.Observe(start)
 	if res.RequeueAfter > 0 {
-		l.queue.AddAfter(key, res.RequeueAfter)
+		l.base.Queue.AddAfter(key, res.RequeueAfter)
 	}
-	if err != nil {
-		l.opt.Metrics.Reconciles.WithLabelValues("error").Inc()
-		return err
-	}
-	l.opt.Metrics.Reconciles.WithLabelValues("ok").Inc()
-	return nil
+	return l.opt.Metrics.Result(err)
 }
 
 func (l *Loop) send(b *commands.Batch, d *appsv1.Deployment, res Result) {

@@ -3,21 +3,18 @@ package replicaset
 import (
 	"context"
 	"encoding/json"
-	"math/rand/v2"
-	"sync"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/labels"
 
 	"github.com/gantry-sh/gantry/aggregates"
 	"github.com/gantry-sh/gantry/projections"
 	"github.com/gantry-sh/gantry/workers/internal/commands"
 	"github.com/gantry-sh/gantry/workers/internal/informer"
-	"github.com/gantry-sh/gantry/workers/internal/workqueue"
+	"github.com/gantry-sh/gantry/workers/internal/owned"
 )
 
 // LoopOptions tune the ReplicaSet loop.
@@ -28,24 +25,15 @@ type LoopOptions struct {
 	Now     func() time.Time
 }
 
-type (
-	rsStore  = informer.Store[appsv1.ReplicaSet, *appsv1.ReplicaSet]
-	podStore = informer.Store[corev1.Pod, *corev1.Pod]
-)
-
 // Loop is the ReplicaSet worker: ReplicaSet and pod changes wake the
-// ReplicaSet concerned; a reconcile sends what Reconcile returns.
+// ReplicaSet concerned (for an orphan pod, every ReplicaSet of its
+// namespace whose selector matches it); a reconcile sends what Reconcile
+// returns.
 type Loop struct {
+	base   *owned.Loop[appsv1.ReplicaSet, corev1.Pod, *appsv1.ReplicaSet, *corev1.Pod]
 	client commands.Commander
-	feed   *informer.Feed
-	rss    *rsStore
-	pods   *podStore
-	queue  *workqueue.Queue
-	expect *commands.Expectations
 	opt    LoopOptions
-
-	mu    sync.Mutex
-	names func(string) string
+	names  func(string) string
 }
 
 // NewLoop registers on view and returns the loop; Run drives it.
@@ -53,112 +41,47 @@ func NewLoop(view *projections.View, client commands.Commander, opt LoopOptions)
 	if opt.Workers <= 0 {
 		opt.Workers = 4
 	}
-	if opt.Resync <= 0 {
-		opt.Resync = 30 * time.Second
-	}
 	if opt.Metrics == nil {
 		opt.Metrics = NewMetrics(nil)
 	}
 	if opt.Now == nil {
 		opt.Now = time.Now
 	}
-	l := &Loop{
-		client: client, opt: opt, feed: informer.NewFeed(view, "replicaset", "pod"),
-		rss: informer.NewStore[appsv1.ReplicaSet](map[string]informer.IndexFunc[appsv1.ReplicaSet]{
-			"uid":                informer.UIDIndex[appsv1.ReplicaSet],
-			informer.ByNamespace: informer.NamespaceIndex[appsv1.ReplicaSet],
+	return &Loop{
+		base: owned.New(view, owned.Config[appsv1.ReplicaSet, corev1.Pod]{
+			Owner: "replicaset", Child: "pod", Controller: "ReplicaSet",
+			Workers: opt.Workers, Resync: opt.Resync,
+			Selector: func(rs *appsv1.ReplicaSet) *metav1.LabelSelector { return rs.Spec.Selector },
 		}),
-		pods: informer.NewStore[corev1.Pod](map[string]informer.IndexFunc[corev1.Pod]{
-			informer.ByController: informer.ControllerIndex[corev1.Pod],
-		}),
-		queue: workqueue.New(),
-		names: RandomNames(rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))),
+		client: client, opt: opt, names: owned.RandomNames(),
 	}
-	l.expect = commands.NewExpectations(l.feed)
-	return l
 }
 
 // Run reconciles until ctx ends.
-func (l *Loop) Run(ctx context.Context) error {
-	go l.feed.Run(ctx, l.observe)
-	go workqueue.Every(ctx, l.opt.Resync, func() {
-		for _, k := range l.rss.Keys() {
-			l.queue.Add(k)
-		}
-	})
-	workqueue.Run(ctx, l.queue, l.opt.Workers, l.reconcile)
-	return nil
-}
-
-func (l *Loop) observe(c projections.Change) {
-	if c.Kind == "replicaset" {
-		if _, _, ok := l.rss.Apply(c); ok {
-			l.queue.Add(informer.Key(c.Namespace, c.Name))
-		}
-		return
-	}
-	old, cur, ok := l.pods.Apply(c)
-	if !ok {
-		return
-	}
-	for _, p := range []*corev1.Pod{old, cur} {
-		if p != nil {
-			l.wakeFor(p)
-		}
-	}
-}
-
-// wakeFor queues the pod's controlling ReplicaSet, or for an orphan every
-// ReplicaSet of its namespace whose selector matches it.
-func (l *Loop) wakeFor(p *corev1.Pod) {
-	if ref := metav1.GetControllerOfNoCopy(p); ref != nil {
-		if ref.Kind == "ReplicaSet" {
-			for _, rs := range l.rss.ByIndex("uid", string(ref.UID)) {
-				l.queue.Add(informer.KeyOf(rs))
-			}
-		}
-		return
-	}
-	for _, rs := range l.rss.ByIndex(informer.ByNamespace, p.Namespace) {
-		if sel, err := metav1.LabelSelectorAsSelector(rs.Spec.Selector); err == nil && sel.Matches(labels.Set(p.Labels)) {
-			l.queue.Add(informer.KeyOf(rs))
-		}
-	}
-}
-
-func (l *Loop) newName(prefix string) string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.names(prefix)
-}
+func (l *Loop) Run(ctx context.Context) error { return l.base.Run(ctx, l.reconcile) }
 
 func (l *Loop) reconcile(ctx context.Context, key string) error {
-	l.expect.Wait(ctx, key, 10*time.Second)
-	rs := l.rss.Get(key)
+	l.base.Expect.Wait(ctx, key, 10*time.Second)
+	rs := l.base.Owners.Get(key)
 	if rs == nil {
 		return nil
 	}
-	pods := append(l.pods.ByIndex(informer.ByController, string(rs.UID)), l.pods.ByIndex(informer.ByController, "orphan/"+rs.Namespace)...)
+	pods := append(l.base.ChildrenOf(rs), l.base.Children.ByIndex(informer.ByController, "orphan/"+rs.Namespace)...)
 	start := time.Now()
-	res, err := Reconcile(rs, pods, Env{Now: l.opt.Now(), NewName: l.newName})
+	res, err := Reconcile(rs, pods, Env{Now: l.opt.Now(), NewName: l.names})
 	if err != nil {
-		l.opt.Metrics.Reconciles.WithLabelValues("invalid").Inc()
+		l.opt.Metrics.Invalid()
 		return nil // a bad selector waits for a fix of the ReplicaSet
 	}
 	b := commands.NewBatch(ctx, l.client, 64)
 	l.send(b, rs, res)
 	seq, err := b.Wait()
-	l.expect.Expect(key, seq)
-	l.opt.Metrics.Duration.Observe(time.Since(start).Seconds())
+	l.base.Expect.Expect(key, seq)
+	l.opt.Metrics.Observe(start)
 	if res.RequeueAfter > 0 {
-		l.queue.AddAfter(key, res.RequeueAfter)
+		l.base.Queue.AddAfter(key, res.RequeueAfter)
 	}
-	if err != nil {
-		l.opt.Metrics.Reconciles.WithLabelValues("error").Inc()
-		return err
-	}
-	l.opt.Metrics.Reconciles.WithLabelValues("ok").Inc()
-	return nil
+	return l.opt.Metrics.Result(err)
 }
 
 func (l *Loop) send(b *commands.Batch, rs *appsv1.ReplicaSet, res Result) {

@@ -1,25 +1,26 @@
 package replicaset
 
-import "github.com/prometheus/client_golang/prometheus"
+import (
+	"github.com/prometheus/client_golang/prometheus"
 
-// Metrics are the ReplicaSet loop's Prometheus metrics.
+	"github.com/gantry-sh/gantry/workers/internal/owned"
+)
+
+// Metrics are the ReplicaSet loop's Prometheus metrics: reconciles by
+// result, their duration, and pods asked for.
 type Metrics struct {
-	Reconciles *prometheus.CounterVec
-	Created    prometheus.Counter
-	Deleted    prometheus.Counter
-	Duration   prometheus.Histogram
+	owned.Metrics
+	Created prometheus.Counter
+	Deleted prometheus.Counter
 }
 
 // NewMetrics makes the metrics and registers them on reg (nil: unregistered).
 func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m := &Metrics{
-		Reconciles: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "controller_replicaset_reconciles_total", Help: "ReplicaSet reconciles by result."}, []string{"result"}),
-		Created:    prometheus.NewCounter(prometheus.CounterOpts{Name: "controller_replicaset_pods_created_total", Help: "Pods the ReplicaSet controller asked to create."}),
-		Deleted:    prometheus.NewCounter(prometheus.CounterOpts{Name: "controller_replicaset_pods_deleted_total", Help: "Pods the ReplicaSet controller asked to delete."}),
-		Duration:   prometheus.NewHistogram(prometheus.HistogramOpts{Name: "controller_replicaset_reconcile_duration_seconds", Help: "Time to reconcile one ReplicaSet, commands included."}),
+		Metrics: owned.NewTimedMetrics("replicaset", "ReplicaSet"),
+		Created: prometheus.NewCounter(prometheus.CounterOpts{Name: "controller_replicaset_pods_created_total", Help: "Pods the ReplicaSet controller asked to create."}),
+		Deleted: prometheus.NewCounter(prometheus.CounterOpts{Name: "controller_replicaset_pods_deleted_total", Help: "Pods the ReplicaSet controller asked to delete."}),
 	}
-	if reg != nil {
-		reg.MustRegister(m.Reconciles, m.Created, m.Deleted, m.Duration)
-	}
+	owned.Register(reg, append(m.Collectors(), m.Created, m.Deleted)...)
 	return m
 }

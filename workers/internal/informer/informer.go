@@ -307,6 +307,7 @@ func (s *Store[T, P]) Len() int {
 const (
 	ByController = "controller" // the controller owner's UID; "orphan/<ns>" for none
 	ByNamespace  = "namespace"
+	ByUID        = "uid"
 )
 
 // ControllerIndex indexes an object by its controller owner's UID, and an
