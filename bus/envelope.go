@@ -10,6 +10,7 @@ import (
 	"time"
 
 	cloudevents "github.com/cloudevents/sdk-go/v2/event"
+	jsoniter "github.com/json-iterator/go"
 	"github.com/nats-io/nats.go"
 )
 
@@ -129,10 +130,16 @@ type wire struct {
 	Reason          string          `json:"reason"`
 }
 
+// trusted decodes what Gantry itself wrote to its streams: jsoniter, in
+// encoding/json's dialect, three times faster on an event (BenchmarkUnmarshalEnvelope),
+// which every replay pays per event. Input from elsewhere goes through
+// encoding/json.
+var trusted = jsoniter.ConfigCompatibleWithStandardLibrary
+
 // UnmarshalEnvelope decodes a structured CloudEvent written by Marshal.
 func UnmarshalEnvelope(data []byte) (Envelope, error) {
 	var w wire
-	if err := json.Unmarshal(data, &w); err != nil {
+	if err := trusted.Unmarshal(data, &w); err != nil {
 		return Envelope{}, fmt.Errorf("%w: %v", ErrInvalidEvent, err)
 	}
 	if w.SpecVersion != "1.0" || w.ID == "" || w.Source == "" || w.Type == "" {
