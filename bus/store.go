@@ -86,20 +86,47 @@ func (s *Store) LastSeq(ctx context.Context, subject string) (uint64, error) {
 }
 
 // Load reads the events of one subject after sequence after (0: all).
+//
+// It creates no consumer: the command service calls it on every cache
+// miss, and an ordered consumer per call piled up on the server (each
+// lingers until its inactivity threshold) until the stream's consumer
+// limit was reached. Each event is one direct get ("first message on the
+// subject at or after seq"); the last one comes with the LastSeq lookup.
 func (s *Store) Load(ctx context.Context, subject string, after uint64) ([]Envelope, error) {
-	last, err := s.LastSeq(ctx, subject)
-	if errors.Is(err, ErrNotFound) {
+	last, err := s.stream.GetLastMsgForSubject(ctx, subject)
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
 		return nil, nil
 	}
-	if err != nil || last <= after {
-		return nil, err
+	if err != nil {
+		return nil, fmt.Errorf("bus: last of %s: %w", subject, err)
+	}
+	if last.Sequence <= after {
+		return nil, nil
 	}
 	var out []Envelope
-	err = s.replay(ctx, []string{subject}, after+1, last, func(e Envelope) error {
+	for seq := after + 1; seq < last.Sequence; {
+		m, err := s.stream.GetMsg(ctx, seq, jetstream.WithGetMsgSubject(subject))
+		if errors.Is(err, jetstream.ErrMsgNotFound) {
+			break // cannot happen before last (no deletes); be safe
+		}
+		if err != nil {
+			return nil, fmt.Errorf("bus: load %s at %d: %w", subject, seq, err)
+		}
+		if m.Sequence >= last.Sequence {
+			break
+		}
+		e, err := decodeRaw(m)
+		if err != nil {
+			return nil, err
+		}
 		out = append(out, e)
-		return nil
-	})
-	return out, err
+		seq = m.Sequence + 1
+	}
+	e, err := decodeRaw(last)
+	if err != nil {
+		return nil, err
+	}
+	return append(out, e), nil
 }
 
 // Head is the stream's last sequence and its time.
@@ -125,12 +152,13 @@ func (s *Store) SeqAt(ctx context.Context, t time.Time) (uint64, error) {
 		return head, err
 	}
 	after := t.Add(time.Nanosecond)
-	cons, err := s.js.OrderedConsumer(ctx, EventsStream, jetstream.OrderedConsumerConfig{
+	cons, done, err := s.ordered(ctx, jetstream.OrderedConsumerConfig{
 		DeliverPolicy: jetstream.DeliverByStartTimePolicy, OptStartTime: &after,
 	})
 	if err != nil {
 		return 0, fmt.Errorf("bus: seek %s: %w", t, err)
 	}
+	defer done()
 	msg, err := cons.Next(jetstream.FetchMaxWait(5 * time.Second))
 	if err != nil {
 		return 0, fmt.Errorf("bus: seek %s: %w", t, err)
@@ -155,9 +183,19 @@ func (s *Store) replay(ctx context.Context, filters []string, from, upTo uint64,
 		return nil
 	}
 	cfg := jetstream.OrderedConsumerConfig{FilterSubjects: filters, DeliverPolicy: jetstream.DeliverByStartSequencePolicy, OptStartSeq: from}
-	cons, err := s.js.OrderedConsumer(ctx, EventsStream, cfg)
+	cons, done, err := s.ordered(ctx, cfg)
 	if err != nil {
 		return fmt.Errorf("bus: replay: %w", err)
+	}
+	defer done()
+	if len(filters) > 0 { // nothing matching at all: Next would wait for a match
+		info, err := cons.Info(ctx)
+		if err != nil {
+			return fmt.Errorf("bus: replay: %w", err)
+		}
+		if info.NumPending == 0 {
+			return nil
+		}
 	}
 	it, err := cons.Messages(jetstream.PullMaxMessages(4096))
 	if err != nil {
@@ -184,7 +222,9 @@ func (s *Store) replay(ctx context.Context, filters []string, from, upTo uint64,
 		if err := fn(e); err != nil {
 			return err
 		}
-		if seq == upTo {
+		// The last event wanted, or the last one matching the filters
+		// that is stored: either way, nothing more to wait for.
+		if md, _ := msg.Metadata(); seq == upTo || md == nil || md.NumPending == 0 {
 			return nil
 		}
 	}
@@ -201,12 +241,13 @@ func (s *Store) FollowSubjects(ctx context.Context, filters []string, from uint6
 	if from == 0 {
 		from = 1
 	}
-	cons, err := s.js.OrderedConsumer(ctx, EventsStream, jetstream.OrderedConsumerConfig{
+	cons, done, err := s.ordered(ctx, jetstream.OrderedConsumerConfig{
 		FilterSubjects: filters, DeliverPolicy: jetstream.DeliverByStartSequencePolicy, OptStartSeq: from,
 	})
 	if err != nil {
 		return fmt.Errorf("bus: follow: %w", err)
 	}
+	defer done()
 	it, err := cons.Messages(jetstream.PullMaxMessages(4096))
 	if err != nil {
 		return fmt.Errorf("bus: follow: %w", err)
@@ -230,6 +271,43 @@ func (s *Store) FollowSubjects(ctx context.Context, filters []string, from uint6
 			return err
 		}
 	}
+}
+
+// orderedInactive is how long the server keeps an ordered consumer nobody
+// pulls from (nats.go's default is 5 minutes). Replay, Follow and SeqAt
+// delete theirs when done; this only bounds what a crashed process leaves.
+// An active consumer always has a pull request waiting, so it is not
+// reaped; if a callback stalls longer than this, the ordered consumer
+// recreates its server consumer from where it stopped.
+const orderedInactive = 30 * time.Second
+
+// ordered creates an ordered consumer on the events stream and returns a
+// function that deletes its server-side consumer. Call it after stopping
+// the consumer's iterator (defers run in reverse order).
+func (s *Store) ordered(ctx context.Context, cfg jetstream.OrderedConsumerConfig) (jetstream.Consumer, func(), error) {
+	cfg.InactiveThreshold = orderedInactive
+	cons, err := s.js.OrderedConsumer(ctx, EventsStream, cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	return cons, func() {
+		info := cons.CachedInfo() // the consumer in use now (earlier ones were deleted on reset)
+		if info == nil {
+			return
+		}
+		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+		defer cancel()
+		_ = s.js.DeleteConsumer(dctx, EventsStream, info.Name)
+	}, nil
+}
+
+func decodeRaw(m *jetstream.RawStreamMsg) (Envelope, error) {
+	e, err := UnmarshalEnvelope(m.Data)
+	if err != nil {
+		return Envelope{}, fmt.Errorf("bus: event %d on %s: %w", m.Sequence, m.Subject, err)
+	}
+	e.Seq, e.Stored, e.StreamSubject = m.Sequence, m.Time.Local(), m.Subject // Local, as the consumer metadata has it
+	return e, nil
 }
 
 func decodeMsg(msg jetstream.Msg) (Envelope, uint64, error) {

@@ -20,12 +20,12 @@ import (
 
 // cluster is an in-process control plane on a real embedded JetStream.
 type cluster struct {
-	ns     *server.Server
-	conn   *bus.Conn
-	client *bus.Client
-	store  *bus.Store
-	view   *projections.View
-	sealer *seal.Sealer
+	ns      *server.Server
+	conn    *bus.Conn
+	client  *bus.Client
+	store   *bus.Store
+	view    *projections.View
+	sealer  *seal.Sealer
 	cancel  context.CancelFunc
 	done    chan struct{}
 	metrics []*service.Metrics

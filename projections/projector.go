@@ -5,7 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
+	"sync"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -16,6 +19,13 @@ import (
 // checkpointKey holds, in the state bucket, the last sequence materialised.
 const checkpointKey = "_checkpoint"
 
+// The checkpoint is written every checkpointEvery events or
+// checkpointInterval, whichever comes first, and when Run ends.
+const (
+	checkpointEvery    = 1000
+	checkpointInterval = 100 * time.Millisecond
+)
+
 // StateValue is what the state bucket holds for one object.
 type StateValue struct {
 	Seq    uint64          `json:"seq"`
@@ -23,13 +33,24 @@ type StateValue struct {
 }
 
 // Projector keeps a View current and materialises it in gantry-state.
+//
+// Materialising does not wait for the buckets: the writes go out through
+// a bus.KVWriter (pipelined, coalesced per key, order kept per key, every
+// acknowledgement checked), so folding never waits on a KV round trip.
+// The checkpoint key is written only once every write of the events it
+// covers has been acknowledged, so after a crash it never claims more
+// than was written; CatchUp re-materialises everything after it.
 type Projector struct {
+	conn    *bus.Conn
 	store   *bus.Store
-	kv      jetstream.KeyValue
-	nodeKV  jetstream.KeyValue
-	podNode map[string]string // "ns/name" → node it is indexed under
+	kv      jetstream.KeyValue // reads the checkpoint
+	podNode map[string]string  // "ns/name" → node it is indexed under
 	view    *View
 	sealer  *seal.Sealer
+
+	writerOpts         bus.KVWriterOptions
+	checkpointEvery    int
+	checkpointInterval time.Duration
 }
 
 // NewProjector binds a view to the event stream and the state bucket.
@@ -42,11 +63,13 @@ func NewProjector(ctx context.Context, c *bus.Conn, view *View, sealer *seal.Sea
 	if err != nil {
 		return nil, fmt.Errorf("projections: bucket %s: %w", bus.StateBucket, err)
 	}
-	nodeKV, err := c.JS.KeyValue(ctx, bus.NodePodsBucket)
-	if err != nil {
+	if _, err := c.JS.KeyValue(ctx, bus.NodePodsBucket); err != nil {
 		return nil, fmt.Errorf("projections: bucket %s: %w", bus.NodePodsBucket, err)
 	}
-	return &Projector{store: store, kv: kv, nodeKV: nodeKV, view: view, sealer: sealer, podNode: map[string]string{}}, nil
+	return &Projector{
+		conn: c, store: store, kv: kv, view: view, sealer: sealer, podNode: map[string]string{},
+		checkpointEvery: checkpointEvery, checkpointInterval: checkpointInterval,
+	}, nil
 }
 
 // Store is the event store the projector reads.
@@ -62,12 +85,34 @@ func (p *Projector) CatchUp(ctx context.Context) error {
 	}
 	checkpoint := p.checkpoint(ctx)
 	touched := map[[3]string]bool{}
+	// Nodes a pod touched since the checkpoint may be indexed under: the
+	// one it had at the checkpoint and the one of every incarnation
+	// deleted since (a pod's node never changes while it lives). The
+	// writes past the checkpoint may have landed before a crash.
+	podNodes := map[string][]string{}
 	err = p.store.Replay(ctx, nil, 1, head, func(e bus.Envelope) error {
-		if e.Seq > checkpoint {
-			kind, ns, name, _ := bus.ParseEventSubject(e.StreamSubject)
-			touched[[3]string{kind, ns, name}] = true
+		if e.Seq <= checkpoint {
+			return p.view.Fold(e)
 		}
-		return p.view.Fold(e)
+		kind, ns, name, _ := bus.ParseEventSubject(e.StreamSubject)
+		k := [3]string{kind, ns, name}
+		if kind != "pod" {
+			touched[k] = true
+			return p.view.Fold(e)
+		}
+		before, had := p.view.Get(kind, ns, name)
+		id := ns + "/" + name
+		if had && !touched[k] {
+			podNodes[id] = appendNode(podNodes[id], nodeOf(before.Raw))
+		}
+		touched[k] = true
+		if err := p.view.Fold(e); err != nil {
+			return err
+		}
+		if _, has := p.view.Get(kind, ns, name); had && !has {
+			podNodes[id] = appendNode(podNodes[id], nodeOf(before.Raw))
+		}
+		return nil
 	})
 	if err != nil {
 		return err
@@ -78,43 +123,170 @@ func (p *Projector) CatchUp(ctx context.Context) error {
 			p.podNode[e.Namespace+"/"+e.Name] = node
 		}
 	}
+	w, err := bus.NewKVWriter(p.conn, p.writerOpts)
+	if err != nil {
+		return err
+	}
+	defer w.Close(ctx)
 	for k := range touched {
 		e, ok := p.view.Get(k[0], k[1], k[2])
-		if err := p.materialise(ctx, Change{Entry: Entry{Kind: k[0], Namespace: k[1], Name: k[2], Raw: e.Raw, Seq: e.Seq}, Deleted: !ok}); err != nil {
+		if err := p.materialise(ctx, w, Change{Entry: Entry{Kind: k[0], Namespace: k[1], Name: k[2], Raw: e.Raw, Seq: e.Seq}, Deleted: !ok}); err != nil {
 			return err
+		}
+		if k[0] != "pod" {
+			continue
+		}
+		id := k[1] + "/" + k[2]
+		for _, node := range podNodes[id] {
+			if node == p.podNode[id] {
+				continue
+			}
+			if _, err := w.Delete(ctx, bus.NodePodsBucket, bus.NodePodKey(node, k[1], k[2])); err != nil {
+				return fmt.Errorf("projections: unindex pod %s: %w", id, err)
+			}
 		}
 	}
 	if head > checkpoint {
-		_, err = p.kv.Put(ctx, checkpointKey, []byte(strconv.FormatUint(head, 10)))
+		if err := w.Flush(ctx); err != nil { // every object before the checkpoint that covers it
+			return err
+		}
+		if _, err := w.Put(ctx, bus.StateBucket, checkpointKey, []byte(strconv.FormatUint(head, 10))); err != nil {
+			return err
+		}
 	}
-	return err
+	return w.Close(ctx)
+}
+
+func appendNode(nodes []string, node string) []string {
+	if node == "" || slices.Contains(nodes, node) {
+		return nodes
+	}
+	return append(nodes, node)
 }
 
 // Run catches up (unless CatchUp already ran), then follows the stream
-// until ctx ends.
+// until ctx ends. It returns the first failed write, if any.
 func (p *Projector) Run(ctx context.Context) error {
 	if p.view.Applied() == 0 {
 		if err := p.CatchUp(ctx); err != nil {
 			return err
 		}
 	}
+	w, err := bus.NewKVWriter(p.conn, p.writerOpts)
+	if err != nil {
+		return err
+	}
 	from := p.view.Applied() + 1
-	err := p.store.Follow(ctx, from, func(e bus.Envelope) error {
+	cp := &checkpointer{w: w, written: from - 1, every: p.checkpointEvery, kick: make(chan struct{}, 1)}
+	fctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	cpDone := make(chan error, 1)
+	go func() {
+		err := cp.run(fctx, p.checkpointInterval)
+		if err != nil {
+			cancel() // stop following: nothing more may be checkpointed
+		}
+		cpDone <- err
+	}()
+	err = p.store.Follow(fctx, from, func(e bus.Envelope) error {
 		if err := p.view.Fold(e); err != nil {
 			return err
 		}
 		kind, ns, name, _ := bus.ParseEventSubject(e.StreamSubject)
 		entry, ok := p.view.Get(kind, ns, name)
-		if err := p.materialise(ctx, Change{Entry: Entry{Kind: kind, Namespace: ns, Name: name, Raw: entry.Raw, Seq: e.Seq}, Deleted: !ok}); err != nil {
+		if err := p.materialise(fctx, w, Change{Entry: Entry{Kind: kind, Namespace: ns, Name: name, Raw: entry.Raw, Seq: e.Seq}, Deleted: !ok}); err != nil {
 			return err
 		}
-		_, err := p.kv.Put(ctx, checkpointKey, []byte(strconv.FormatUint(e.Seq, 10)))
-		return err
+		cp.note(e.Seq, w.Written())
+		return nil
 	})
-	if errors.Is(err, context.Canceled) && ctx.Err() != nil {
+	cancel()
+	cpErr := <-cpDone
+	// Last checkpoint: whatever was folded, once it is written.
+	sctx, scancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer scancel()
+	if cpErr == nil {
+		cpErr = cp.write(sctx)
+	}
+	closeErr := w.Close(sctx)
+	switch {
+	case cpErr != nil:
+		return cpErr
+	case err != nil && !(errors.Is(err, context.Canceled) && ctx.Err() != nil):
+		return err
+	case closeErr != nil:
+		return fmt.Errorf("projections: flushing the state buckets: %w", closeErr)
+	}
+	return nil
+}
+
+// checkpointer writes the checkpoint key behind the writes it covers.
+type checkpointer struct {
+	w     *bus.KVWriter
+	every int
+	kick  chan struct{}
+
+	mu          sync.Mutex
+	seq, ticket uint64 // last event folded; the writer's ticket once it was materialised
+	since       int    // events noted since the last checkpoint was taken
+
+	written uint64 // last checkpoint written (run's goroutine, then Run's)
+}
+
+// note records that event seq is folded and its writes have tickets up
+// to ticket.
+func (c *checkpointer) note(seq, ticket uint64) {
+	c.mu.Lock()
+	c.seq, c.ticket = seq, ticket
+	c.since++
+	n := c.since
+	c.mu.Unlock()
+	if n >= c.every {
+		select {
+		case c.kick <- struct{}{}:
+		default:
+		}
+	}
+}
+
+func (c *checkpointer) run(ctx context.Context, interval time.Duration) error {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		case <-c.kick:
+		}
+		if err := c.write(ctx); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+	}
+}
+
+// write waits until every write up to the last noted event is
+// acknowledged, then writes the checkpoint (through the writer: it never
+// goes back either).
+func (c *checkpointer) write(ctx context.Context) error {
+	c.mu.Lock()
+	seq, ticket := c.seq, c.ticket
+	c.since = 0
+	c.mu.Unlock()
+	if seq <= c.written {
 		return nil
 	}
-	return err
+	if err := c.w.WaitAcked(ctx, ticket); err != nil {
+		return err
+	}
+	if _, err := c.w.Put(ctx, bus.StateBucket, checkpointKey, []byte(strconv.FormatUint(seq, 10))); err != nil {
+		return err
+	}
+	c.written = seq
+	return nil
 }
 
 func (p *Projector) checkpoint(ctx context.Context) uint64 {
@@ -127,24 +299,23 @@ func (p *Projector) checkpoint(ctx context.Context) uint64 {
 }
 
 // materialise writes one object's current value (or its absence) to the
-// state bucket. Secrets stay sealed there.
-func (p *Projector) materialise(ctx context.Context, c Change) error {
+// state bucket, through w. Secrets stay sealed there.
+func (p *Projector) materialise(ctx context.Context, w *bus.KVWriter, c Change) error {
 	key := bus.StateKey(c.Kind, c.Namespace, c.Name)
 	if c.Deleted && c.Kind == "pod" {
-		if err := p.indexPod(ctx, c, nil); err != nil {
+		if err := p.indexPod(ctx, w, c, nil); err != nil {
 			return err
 		}
 	}
 	if c.Deleted {
-		err := p.kv.Delete(ctx, key)
-		if err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
+		if _, err := w.Delete(ctx, bus.StateBucket, key); err != nil {
 			return fmt.Errorf("projections: delete %s: %w", key, err)
 		}
 		return nil
 	}
 	obj := c.Object()
 	if c.Kind == "pod" {
-		if err := p.indexPod(ctx, c, obj); err != nil {
+		if err := p.indexPod(ctx, w, c, obj); err != nil {
 			return err
 		}
 	}
@@ -156,7 +327,7 @@ func (p *Projector) materialise(ctx context.Context, c Change) error {
 		obj = sealed
 	}
 	val, _ := json.Marshal(StateValue{Seq: c.Seq, Object: obj})
-	if _, err := p.kv.Put(ctx, key, val); err != nil {
+	if _, err := w.Put(ctx, bus.StateBucket, key, val); err != nil {
 		return fmt.Errorf("projections: put %s: %w", key, err)
 	}
 	return nil
@@ -174,15 +345,14 @@ func At(ctx context.Context, store *bus.Store, sealer *seal.Sealer, seq uint64) 
 
 // indexPod keeps NodePodsBucket in step: a bound pod under its node's
 // key, nothing for unbound or deleted pods.
-func (p *Projector) indexPod(ctx context.Context, c Change, obj []byte) error {
+func (p *Projector) indexPod(ctx context.Context, w *bus.KVWriter, c Change, obj []byte) error {
 	id := c.Namespace + "/" + c.Name
 	node := ""
 	if obj != nil {
 		node = nodeOf(obj)
 	}
 	if old, ok := p.podNode[id]; ok && old != node {
-		err := p.nodeKV.Delete(ctx, bus.NodePodKey(old, c.Namespace, c.Name))
-		if err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
+		if _, err := w.Delete(ctx, bus.NodePodsBucket, bus.NodePodKey(old, c.Namespace, c.Name)); err != nil {
 			return fmt.Errorf("projections: unindex pod %s: %w", id, err)
 		}
 		delete(p.podNode, id)
@@ -192,7 +362,7 @@ func (p *Projector) indexPod(ctx context.Context, c Change, obj []byte) error {
 	}
 	p.podNode[id] = node
 	val, _ := json.Marshal(StateValue{Seq: c.Seq, Object: obj})
-	if _, err := p.nodeKV.Put(ctx, bus.NodePodKey(node, c.Namespace, c.Name), val); err != nil {
+	if _, err := w.Put(ctx, bus.NodePodsBucket, bus.NodePodKey(node, c.Namespace, c.Name), val); err != nil {
 		return fmt.Errorf("projections: index pod %s on %s: %w", id, node, err)
 	}
 	return nil

@@ -1,0 +1,245 @@
+package bus
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"testing"
+	"time"
+)
+
+// startTestBus runs an embedded JetStream with the Gantry streams and
+// buckets, and connects to it in-process.
+func startTestBus(t testing.TB) *Conn {
+	t.Helper()
+	ns, err := StartServer(ServerOptions{Port: -1, StoreDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := ConnectInProcess(ns, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close(); ns.Shutdown(); ns.WaitForShutdown() })
+	if err := c.Bootstrap(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func testEvent(i int) Envelope {
+	return Envelope{ID: fmt.Sprintf("e%d", i), Source: "test", Type: EventType("configmap", "labeled"),
+		Data: json.RawMessage(fmt.Sprintf(`{"i":%d}`, i))}
+}
+
+func consumerCount(t *testing.T, c *Conn) int {
+	t.Helper()
+	s, err := c.JS.Stream(context.Background(), EventsStream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := s.Info(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return info.State.Consumers
+}
+
+// Load reads one subject's history after a sequence, in order, with the
+// stream metadata set, and nothing from other subjects.
+func TestLoadHistory(t *testing.T) {
+	ctx := context.Background()
+	c := startTestBus(t)
+	st, err := NewStore(ctx, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, b := EventSubject("configmap", "default", "a"), EventSubject("configmap", "default", "b")
+	var seqA []uint64
+	lastA, lastB := uint64(0), uint64(0)
+	for i := range 20 { // a and b interleaved: a, b, b, a, b, b, …
+		var err error
+		if i%3 == 0 {
+			lastA, err = st.Append(ctx, a, lastA, testEvent(i))
+			seqA = append(seqA, lastA)
+		} else {
+			lastB, err = st.Append(ctx, b, lastB, testEvent(i))
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, after := range []uint64{0, seqA[0], seqA[2] - 1, seqA[2], seqA[len(seqA)-1], seqA[len(seqA)-1] + 5} {
+		got, err := st.Load(ctx, a, after)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var want []uint64
+		for _, s := range seqA {
+			if s > after {
+				want = append(want, s)
+			}
+		}
+		if len(got) != len(want) {
+			t.Fatalf("Load(after %d) = %d events, want %d", after, len(got), len(want))
+		}
+		for i, e := range got {
+			if e.Seq != want[i] || e.StreamSubject != a || e.Stored.IsZero() || e.ID != fmt.Sprintf("e%d", 3*(len(seqA)-len(want)+i)) {
+				t.Fatalf("Load(after %d)[%d] = seq %d subject %s id %s stored %v, want seq %d", after, i, e.Seq, e.StreamSubject, e.ID, e.Stored, want[i])
+			}
+		}
+	}
+	if got, err := st.Load(ctx, EventSubject("configmap", "default", "none"), 0); err != nil || len(got) != 0 {
+		t.Fatalf("Load of an empty subject = %v, %v", got, err)
+	}
+}
+
+// Load is called on every cache miss of the command service: it must not
+// leave consumers behind (nats.go keeps an ordered consumer on the server
+// for 5 minutes; 100k objects once hit the consumer limit).
+func TestLoadCreatesNoConsumers(t *testing.T) {
+	ctx := context.Background()
+	c := startTestBus(t)
+	st, err := NewStore(ctx, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 2000
+	for i := range n {
+		subj := EventSubject("configmap", "default", fmt.Sprintf("cm%d", i%200))
+		last, err := st.LastSeq(ctx, subj)
+		if err != nil {
+			last = 0
+		}
+		if _, err := st.Append(ctx, subj, last, testEvent(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t0 := time.Now()
+	events := 0
+	for i := range n {
+		got, err := st.Load(ctx, EventSubject("configmap", "default", fmt.Sprintf("cm%d", i%200)), 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != n/200 {
+			t.Fatalf("load %d: %d events, want %d", i, len(got), n/200)
+		}
+		events += len(got)
+	}
+	t.Logf("%d loads (%d events) in %s", n, events, time.Since(t0).Round(time.Millisecond))
+	if got := consumerCount(t, c); got != 0 {
+		t.Fatalf("%d consumers on %s after %d loads, want 0", got, EventsStream, n)
+	}
+}
+
+// Replay, SeqAt and Follow delete their ordered consumers when done, and
+// the ones they create expire quickly if a process dies.
+func TestReadersCleanUpConsumers(t *testing.T) {
+	ctx := context.Background()
+	c := startTestBus(t)
+	st, err := NewStore(ctx, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	subj := EventSubject("configmap", "default", "x")
+	var last uint64
+	for i := range 10 {
+		if last, err = st.Append(ctx, subj, last, testEvent(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mid := time.Now()
+	time.Sleep(5 * time.Millisecond)
+	for i := 10; i < 20; i++ {
+		if last, err = st.Append(ctx, subj, last, testEvent(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range 50 {
+		n := 0
+		if err := st.Replay(ctx, nil, 1, last, func(Envelope) error { n++; return nil }); err != nil || n != 20 {
+			t.Fatalf("replay: %d events, %v", n, err)
+		}
+		if seq, err := st.SeqAt(ctx, mid); err != nil || seq != 10 {
+			t.Fatalf("SeqAt = %d, %v; want 10", seq, err)
+		}
+	}
+	fctx, cancel := context.WithCancel(ctx)
+	seen := make(chan uint64, 100)
+	done := make(chan error, 1)
+	go func() {
+		done <- st.Follow(fctx, 15, func(e Envelope) error { seen <- e.Seq; return nil })
+	}()
+	for want := uint64(15); want <= 20; want++ {
+		select {
+		case got := <-seen:
+			if got != want {
+				t.Fatalf("follow: got %d, want %d", got, want)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("follow: nothing delivered")
+		}
+	}
+	if n := consumerCount(t, c); n != 1 {
+		t.Fatalf("%d consumers while following, want 1", n)
+	}
+	s, _ := c.JS.Stream(ctx, EventsStream)
+	for info := range s.ListConsumers(ctx).Info() {
+		if info.Config.InactiveThreshold != orderedInactive {
+			t.Errorf("consumer %s: inactive threshold %s, want %s", info.Name, info.Config.InactiveThreshold, orderedInactive)
+		}
+	}
+	cancel()
+	if err := <-done; err != context.Canceled {
+		t.Fatalf("follow ended with %v", err)
+	}
+	if n := consumerCount(t, c); n != 0 {
+		t.Fatalf("%d consumers left after replays, seeks and a follow, want 0", n)
+	}
+}
+
+// TestFilteredReplayEndsWithoutAMatch: a replay whose filter matches
+// nothing up to its end (or nothing at all) returns instead of waiting.
+func TestFilteredReplayEndsWithoutAMatch(t *testing.T) {
+	s := newTestStore(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	appendN(t, s, EventSubject("pod", "a", "p"), 3)
+	appendN(t, s, EventSubject("pod", "b", "q"), 3)
+	for _, c := range []struct {
+		filter string
+		want   int
+	}{{EventFilter("pod", "a"), 3}, {EventFilter("pod", "zzz"), 0}, {EventFilter("deployment", ""), 0}} {
+		n := 0
+		if err := s.Replay(ctx, []string{c.filter}, 1, 1000, func(Envelope) error { n++; return nil }); err != nil {
+			t.Fatalf("%s: %v", c.filter, err)
+		}
+		if n != c.want {
+			t.Errorf("%s: %d events, want %d", c.filter, n, c.want)
+		}
+	}
+}
+
+func newTestStore(t *testing.T) *Store {
+	t.Helper()
+	st, err := NewStore(context.Background(), startTestBus(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+func appendN(t *testing.T, s *Store, subject string, n int) {
+	t.Helper()
+	last := uint64(0)
+	for i := range n {
+		e := testEvent(i)
+		e.ID = fmt.Sprintf("%s-%d", subject, i)
+		seq, err := s.Append(context.Background(), subject, last, e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		last = seq
+	}
+}
