@@ -80,7 +80,7 @@ func unmarshalData(e Event, v any) error {
 // setStatus replaces the top-level "status" of obj.
 func setStatus(obj []byte, status json.RawMessage) ([]byte, error) {
 	var m map[string]json.RawMessage
-	if err := json.Unmarshal(obj, &m); err != nil {
+	if err := stored.Unmarshal(obj, &m); err != nil {
 		return nil, fmt.Errorf("aggregates: object: %w", err)
 	}
 	if len(status) == 0 || string(status) == "null" {

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
+
+	jsoniter "github.com/json-iterator/go"
 )
 
 // applyShallow applies the events that change a field or two (scaled,
@@ -67,7 +69,7 @@ type edit struct {
 func setPath(doc []byte, path []string, value json.RawMessage) ([]byte, error) {
 	m := map[string]json.RawMessage{}
 	if len(doc) > 0 && string(doc) != "null" {
-		if err := json.Unmarshal(doc, &m); err != nil {
+		if err := stored.Unmarshal(doc, &m); err != nil {
 			return nil, err
 		}
 	}
@@ -90,6 +92,12 @@ func setPath(doc []byte, path []string, value json.RawMessage) ([]byte, error) {
 	}
 	return marshalRaw(m), nil
 }
+
+// stored decodes objects Gantry itself stored (events it appended, the
+// objects Apply made): jsoniter in encoding/json's dialect, several times
+// faster at splitting an object into raw members, which every fold of a
+// scale, label or status event does.
+var stored = jsoniter.ConfigCompatibleWithStandardLibrary
 
 // marshalRaw writes an object of raw members, keys sorted as
 // encoding/json sorts them, without re-validating and compacting each

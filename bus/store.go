@@ -204,28 +204,58 @@ func (s *Store) replay(ctx context.Context, filters []string, from, upTo uint64,
 	defer it.Stop()
 	stop := context.AfterFunc(ctx, it.Stop)
 	defer stop()
-	for {
-		msg, err := it.Next()
-		if err != nil {
+	// Fetching and decoding run in their own goroutine, ahead of fn, so a
+	// replay uses both cores: one reads the stream, the other folds.
+	decoded := make(chan replayed, 1024)
+	go decodeUntil(it, upTo, decoded)
+	for r := range decoded {
+		if r.err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
-			return fmt.Errorf("bus: replay: %w", err)
+			return r.err
+		}
+		if err := fn(r.e); err != nil {
+			it.Stop()
+			for range decoded { // let the decoder see the stop and finish
+			}
+			return err
+		}
+	}
+	return nil
+}
+
+// replayed is one decoded event, or the error that ended the replay.
+type replayed struct {
+	e   Envelope
+	err error
+}
+
+// decodeUntil sends the events up to upTo, or up to the last one matching
+// the consumer's filters that is stored, then closes out.
+func decodeUntil(it jetstream.MessagesContext, upTo uint64, out chan<- replayed) {
+	defer close(out)
+	for {
+		msg, err := it.Next()
+		if err != nil {
+			if !errors.Is(err, jetstream.ErrMsgIteratorClosed) {
+				out <- replayed{err: fmt.Errorf("bus: replay: %w", err)}
+			}
+			return
 		}
 		e, seq, err := decodeMsg(msg)
 		if err != nil {
-			return err
+			out <- replayed{err: err}
+			return
 		}
 		if seq > upTo {
-			return nil
+			return
 		}
-		if err := fn(e); err != nil {
-			return err
-		}
+		out <- replayed{e: e}
 		// The last event wanted, or the last one matching the filters
 		// that is stored: either way, nothing more to wait for.
 		if md, _ := msg.Metadata(); seq == upTo || md == nil || md.NumPending == 0 {
-			return nil
+			return
 		}
 	}
 }
