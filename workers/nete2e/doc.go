@@ -16,6 +16,8 @@
 //	DNS worker on 10.244.123.1:53 (the pods' ClusterDNS, the node's
 //	    InternalIP and its NodePort address)
 //	nftables tables gantrynete2e, gantrynete2e-00, gantrynete2e-01
+//	the ingress router (ingress_test.go) on 127.0.0.1, ports the kernel
+//	    picks
 //
 // Pods reach a VIP through the host's nat hooks: the packet is routed by
 // the host (the VIP is not on the bridge), and replies between pods on the

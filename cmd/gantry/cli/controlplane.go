@@ -25,6 +25,7 @@ type controlPlane struct {
 	out   io.Writer
 	// localAgent: run a node agent for this machine (gantry up --agent).
 	localAgent bool
+	network    networkOptions // gantry up's networking flags
 }
 
 // client is a command client speaking as one worker ("gantry/scheduler").

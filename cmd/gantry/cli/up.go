@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -37,6 +38,12 @@ type upOptions struct {
 	metrics   string
 	dashboard string
 	agent     bool
+	// serviceCIDR and lbPool feed the command service's allocator
+	// (service.AllocConfig); serviceCIDR also tells the proxy which
+	// addresses are virtual.
+	serviceCIDR string
+	lbPool      []string
+	network     networkOptions // DNS and ingress addresses
 }
 
 func upCmd(g *globals) *cobra.Command {
@@ -58,11 +65,19 @@ func upCmd(g *globals) *cobra.Command {
 	f.StringVar(&o.metrics, "metrics", "127.0.0.1:9464", "address for /metrics and /readyz")
 	f.StringVar(&o.dashboard, "dashboard", "127.0.0.1:8081", `address of the web dashboard ("" turns it off; the ingress has 8080)`)
 	f.BoolVar(&o.agent, "agent", true, "run a node agent for this machine (needs root; starts containerd if none answers)")
+	f.StringVar(&o.serviceCIDR, "service-cidr", "10.96.0.0/12", "where ClusterIPs are allocated from (and what the service proxy treats as virtual)")
+	f.StringSliceVar(&o.lbPool, "lb-pool", nil, "CIDRs (or addresses) LoadBalancer services get their external IP from; empty: they stay <pending>")
+	o.network.addFlags(c)
 	return c
 }
 
 // up wires the control plane and runs it until ctx ends.
 func up(ctx context.Context, g *globals, o upOptions) error {
+	alloc, err := o.alloc()
+	if err != nil {
+		return err
+	}
+	o.network.serviceCIDR = alloc.ServiceCIDR
 	if err := os.MkdirAll(o.data, 0o700); err != nil {
 		return err
 	}
@@ -98,7 +113,7 @@ func up(ctx context.Context, g *globals, o upOptions) error {
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	svc, err := service.New(ctx, conn, service.Options{Kinds: g.kinds, Sealer: sealer, Validator: validator, Metrics: service.NewMetrics(reg)})
+	svc, err := service.New(ctx, conn, service.Options{Kinds: g.kinds, Sealer: sealer, Validator: validator, Metrics: service.NewMetrics(reg), Alloc: alloc})
 	if err != nil {
 		return err
 	}
@@ -116,7 +131,7 @@ func up(ctx context.Context, g *globals, o upOptions) error {
 		return err
 	}
 	grp, ctx := errgroup.WithContext(ctx)
-	cp := controlPlane{conn: conn, view: view, kinds: g.kinds, reg: reg, data: o.data, out: g.out, localAgent: o.agent}
+	cp := controlPlane{conn: conn, view: view, kinds: g.kinds, reg: reg, data: o.data, out: g.out, localAgent: o.agent, network: o.network}
 	if err := startWorkers(ctx, grp, cp); err != nil { // before the projector follows: workers see every change
 		return err
 	}
@@ -148,6 +163,29 @@ func up(ctx context.Context, g *globals, o upOptions) error {
 	}
 	fmt.Fprintln(g.out, "gantry stopped")
 	return err
+}
+
+// alloc is the allocator's configuration from --service-cidr and
+// --lb-pool.
+func (o upOptions) alloc() (service.AllocConfig, error) {
+	var c service.AllocConfig
+	p, err := netip.ParsePrefix(o.serviceCIDR)
+	if err != nil {
+		return c, fmt.Errorf("--service-cidr %q: %w", o.serviceCIDR, err)
+	}
+	c.ServiceCIDR = p.Masked()
+	for _, s := range o.lbPool {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			a, aerr := netip.ParseAddr(s)
+			if aerr != nil {
+				return c, fmt.Errorf("--lb-pool %q: want a CIDR or an address: %w", s, err)
+			}
+			p = netip.PrefixFrom(a, a.BitLen())
+		}
+		c.LoadBalancerPool = append(c.LoadBalancerPool, p.Masked())
+	}
+	return c, nil
 }
 
 // startNATS starts the embedded server, unless --nats names one.

@@ -8,6 +8,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/spf13/cobra"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/gantry-sh/gantry/bus"
@@ -17,12 +18,10 @@ import (
 	"github.com/gantry-sh/gantry/workers/proxy"
 )
 
-// Networking defaults of `gantry up`, chosen so a newcomer without root
-// gets DNS and ingress on loopback ports: override with the environment.
+// Networking of `gantry up`. The defaults give a newcomer without root
+// DNS and ingress on loopback ports; the flags (networkOptions.addFlags)
+// move them. The proxy is still set by the environment:
 //
-//	GANTRY_DNS_ADDRS      comma list, default 127.0.0.1:10053 (add 10.96.0.10:53 on a node whose agent routes it)
-//	GANTRY_INGRESS_HTTP   default 127.0.0.1:8080 ("off" to disable)
-//	GANTRY_INGRESS_HTTPS  default 127.0.0.1:8443 ("off" to disable)
 //	GANTRY_PROXY          "on" (default when running as root) or "off"
 //	GANTRY_NODE_NAME      default the host name; GANTRY_NODE_IPS comma list for NodePorts
 const (
@@ -31,25 +30,41 @@ const (
 	defaultIngressHTTPS = "127.0.0.1:8443"
 )
 
+// networkOptions are the networking flags of `gantry up`.
+type networkOptions struct {
+	dns                       []string
+	ingressHTTP, ingressHTTPS string
+	serviceCIDR               netip.Prefix // from --service-cidr (up.go)
+}
+
+func (n *networkOptions) addFlags(c *cobra.Command) {
+	f := c.Flags()
+	f.StringSliceVar(&n.dns, "dns", []string{defaultDNSAddr}, `addresses of the cluster DNS, udp+tcp (add 10.96.0.10:53 on a node whose agent routes it; "off" turns it off)`)
+	f.StringVar(&n.ingressHTTP, "ingress-http", defaultIngressHTTP, `address of the ingress router's HTTP listener ("off" turns it off)`)
+	f.StringVar(&n.ingressHTTPS, "ingress-https", defaultIngressHTTPS, `address of the ingress router's HTTPS listener ("off" turns it off)`)
+}
+
 // startNetworking starts endpoints, proxy, DNS and ingress in `gantry up`.
 func startNetworking(ctx context.Context, grp *errgroup.Group, cp controlPlane) error {
 	caughtUp := caughtUpFunc(cp)
 	ctl := endpoints.New(cp.view, cp.client(endpoints.Source), endpoints.Options{CaughtUp: caughtUp})
 	grp.Go(func() error { return ctl.Run(ctx) })
 
-	dnsW, err := dns.NewWorker(cp.view, dns.Config{}, dns.WorkerOptions{
-		Addrs: commaList(envOr("GANTRY_DNS_ADDRS", defaultDNSAddr)), CaughtUp: caughtUp,
-		Ready: func(a []string) { fmt.Fprintf(cp.out, "cluster DNS on %s (udp+tcp)\n", strings.Join(a, ", ")) },
-	})
-	if err != nil {
-		return err
+	if dnsAddrs := offToNil(cp.network.dns); len(dnsAddrs) > 0 {
+		dnsW, err := dns.NewWorker(cp.view, dns.Config{}, dns.WorkerOptions{
+			Addrs: dnsAddrs, CaughtUp: caughtUp,
+			Ready: func(a []string) { fmt.Fprintf(cp.out, "cluster DNS on %s (udp+tcp)\n", strings.Join(a, ", ")) },
+		})
+		if err != nil {
+			return err
+		}
+		grp.Go(func() error { return dnsW.Run(ctx) })
 	}
-	grp.Go(func() error { return dnsW.Run(ctx) })
 
-	httpAddr, httpsAddr := envOr("GANTRY_INGRESS_HTTP", defaultIngressHTTP), envOr("GANTRY_INGRESS_HTTPS", defaultIngressHTTPS)
-	if httpAddr != "off" || httpsAddr != "off" {
+	httpAddr, httpsAddr := offToEmpty(cp.network.ingressHTTP), offToEmpty(cp.network.ingressHTTPS)
+	if httpAddr != "" || httpsAddr != "" {
 		ing := ingress.NewWorker(cp.view, ingress.Options{
-			HTTPAddr: offToEmpty(httpAddr), HTTPSAddr: offToEmpty(httpsAddr), CaughtUp: caughtUp,
+			HTTPAddr: httpAddr, HTTPSAddr: httpsAddr, CaughtUp: caughtUp,
 			Sender: cp.client(ingress.Source), StatusAddress: "127.0.0.1",
 			Ready: func(h, s string) { fmt.Fprintf(cp.out, "ingress on http://%s https://%s\n", h, s) },
 		})
@@ -70,7 +85,7 @@ func startProxy(ctx context.Context, grp *errgroup.Group, cp controlPlane, caugh
 		return nil
 	}
 	host, _ := os.Hostname()
-	cfg := proxy.Config{NodeName: envOr("GANTRY_NODE_NAME", host), ServiceCIDR: netip.MustParsePrefix("10.96.0.0/12")}
+	cfg := proxy.Config{NodeName: envOr("GANTRY_NODE_NAME", host), ServiceCIDR: cp.network.serviceCIDR}
 	for _, s := range commaList(os.Getenv("GANTRY_NODE_IPS")) {
 		if a, err := netip.ParseAddr(s); err == nil {
 			cfg.NodeIPs = append(cfg.NodeIPs, a)
@@ -113,6 +128,21 @@ func offToEmpty(s string) string {
 		return ""
 	}
 	return s
+}
+
+// offToNil drops empty entries; a list holding "off" is empty.
+func offToNil(list []string) []string {
+	var out []string
+	for _, s := range list {
+		switch s = strings.TrimSpace(s); s {
+		case "off":
+			return nil
+		case "":
+		default:
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 func commaList(s string) []string {
