@@ -24,7 +24,7 @@ type Runtime interface {
 	runtime.Runtime
 	EmptyDir(uid, vol string, medium corev1.StorageMedium, sizeLimit *resource.Quantity) (string, error)
 	FilesDir(uid, vol string, files map[string][]byte, mode os.FileMode) (string, error)
-	Usage(ctx context.Context, uid string) ([]runtime.ContainerUsage, error)
+	Usage(ctx context.Context) (map[string][]runtime.ContainerUsage, error) // by pod uid
 }
 
 var _ Runtime = (*runtime.Containerd)(nil)
@@ -42,6 +42,10 @@ type Agent struct {
 	byKey    map[string]string     // NodePodsBucket key → pod uid
 	finished map[string]bool       // uids whose worker finished (finalized or removed)
 	wg       sync.WaitGroup
+
+	ipMu sync.Mutex
+	ip   string    // detected node IP (nodeIP)
+	ipAt time.Time // when it was detected
 }
 
 // New makes an agent that reports over conn and runs pods on rt.

@@ -29,6 +29,7 @@ const (
 type ctrState struct {
 	cur     runtime.ContainerStatus // latest attempt, when present
 	present bool
+	readAt  time.Time // when cur was last read from the runtime
 
 	waitReason, waitMessage string
 	delay                   time.Duration // restart back-off
@@ -37,9 +38,31 @@ type ctrState struct {
 	pullDelay               time.Duration
 	last                    *corev1.ContainerStateTerminated // the attempt before the current one
 
-	probes  *probeSet
-	waiter  int // attempt a waiter goroutine watches
-	killing int // attempt being stopped after a probe failure
+	probes   *probeSet
+	waiter   int           // attempt a waiter goroutine watches
+	waitDone chan struct{} // closed when that waiter has returned
+	killing  int           // attempt being stopped after a probe failure
+}
+
+// fullObserve: a running attempt under a live waiter is still read from
+// the runtime every this many resync intervals, so that even a lost exit
+// wake-up heals.
+const fullObserve = 6
+
+// watched reports whether the current attempt runs under a live waiter,
+// which wakes the worker when it exits, and was read from the runtime
+// within fullObserve resync intervals: it need not be read again now.
+func (cs *ctrState) watched(now time.Time, resync time.Duration) bool {
+	if !cs.present || cs.cur.State != runtime.StateRunning || cs.waiter != cs.cur.Attempt || cs.waitDone == nil ||
+		now.Sub(cs.readAt) >= fullObserve*resync {
+		return false
+	}
+	select {
+	case <-cs.waitDone:
+		return false
+	default:
+		return true
+	}
 }
 
 func (w *podWorker) ctr(name string) *ctrState {
@@ -129,7 +152,8 @@ func (w *podWorker) restart(ctx context.Context, pod *corev1.Pod, c corev1.Conta
 }
 
 // start creates and starts one attempt of a container: resolve its
-// environment, make its image present, start it.
+// environment, then StartContainer makes its image present (by its pull
+// policy) and starts it; a pull failure backs off as ImagePullBackOff.
 func (w *podWorker) start(ctx context.Context, pod *corev1.Pod, c corev1.Container, cs *ctrState, attempt int) bool {
 	now := w.a.cfg.Clock.Now()
 	if now.Before(cs.nextStart) {
@@ -149,7 +173,9 @@ func (w *podWorker) start(ctx context.Context, pod *corev1.Pod, c corev1.Contain
 		w.wakeAt(now.Add(w.a.cfg.ResyncInterval))
 		return false
 	}
-	if err := w.a.rt.EnsureImage(ctx, c.Image, c.ImagePullPolicy); err != nil {
+	spec := runtime.ContainerSpec{Container: expandCommand(c, env), Env: env, Mounts: w.mounts(pod, c), Attempt: attempt}
+	err = w.a.rt.StartContainer(ctx, w.uid, spec)
+	if errors.Is(err, runtime.ErrImagePull) || errors.Is(err, runtime.ErrImageNeverPull) {
 		cs.pullDelay = w.a.cfg.Backoff.Next(cs.pullDelay, 0)
 		cs.nextStart = now.Add(cs.pullDelay)
 		cs.waitReason, cs.waitMessage = ReasonErrImagePull, err.Error()
@@ -160,8 +186,6 @@ func (w *podWorker) start(ctx context.Context, pod *corev1.Pod, c corev1.Contain
 		return false
 	}
 	cs.pullDelay = 0
-	spec := runtime.ContainerSpec{Container: expandCommand(c, env), Env: env, Mounts: w.mounts(pod, c), Attempt: attempt}
-	err = w.a.rt.StartContainer(ctx, w.uid, spec)
 	if err != nil && !errors.Is(err, runtime.ErrAlreadyRunning) {
 		cs.delay = w.a.cfg.Backoff.Next(cs.delay, 0)
 		cs.nextStart = now.Add(cs.delay)
@@ -171,7 +195,7 @@ func (w *podWorker) start(ctx context.Context, pod *corev1.Pod, c corev1.Contain
 	}
 	cs.waitReason, cs.waitMessage = "", ""
 	if st, err := w.a.rt.ContainerStatus(ctx, w.uid, c.Name); err == nil {
-		cs.cur, cs.present = st, true
+		cs.cur, cs.present, cs.readAt = st, true, w.a.cfg.Clock.Now()
 		if st.State == runtime.StateRunning {
 			w.watch(ctx, pod, c, cs)
 		}
@@ -184,9 +208,11 @@ func (w *podWorker) start(ctx context.Context, pod *corev1.Pod, c corev1.Contain
 func (w *podWorker) watch(ctx context.Context, pod *corev1.Pod, c corev1.Container, cs *ctrState) {
 	attempt := cs.cur.Attempt
 	if cs.waiter != attempt {
-		cs.waiter = attempt
+		done := make(chan struct{})
+		cs.waiter, cs.waitDone = attempt, done
 		go func() {
 			_, _ = w.a.rt.WaitContainer(ctx, w.uid, c.Name)
+			close(done)
 			w.poke()
 		}()
 	}

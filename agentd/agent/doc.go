@@ -22,16 +22,23 @@
 // stream protocol described in protocol.go; Logs and Exec are its client.
 //
 // Metrics: NodeUsage (per-container CPU and memory from cgroups) on
-// bus.MetricsSubject(node) every MetricsInterval, plain NATS.
+// bus.MetricsSubject(node) every MetricsInterval, plain NATS; one
+// containerd listing per sample for the whole node.
 //
 // Pod lifecycle: one worker goroutine per pod serialises everything done
-// to it: sandbox (netns + IP), volumes, init containers in order to
-// completion, app containers, restarts by restartPolicy with exponential
-// back-off (Backoff), startup/liveness/readiness probes (exec, httpGet,
-// tcpSocket), graceful termination (SIGTERM, grace, SIGKILL, remove,
-// finalize). Stopping the agent leaves pods running; a new agent adopts
-// them (same netns and IP, containers untouched) and removes pods that
-// were deleted while it was down.
+// to it: volumes, sandbox (netns + IP; a new pod's app containers are
+// created while CNI attaches it and started once it has, see firstStarts),
+// init containers in order to completion, app containers, restarts by
+// restartPolicy with exponential back-off (Backoff), startup/liveness/
+// readiness probes (exec, httpGet, tcpSocket), graceful termination
+// (SIGTERM, grace, SIGKILL, remove, finalize). Stopping the agent leaves
+// pods running; a new agent adopts them (same netns and IP, containers
+// untouched) and removes pods that were deleted while it was down.
+//
+// Idle cost: a running container's exit wakes its worker (a waiter per
+// attempt), so a resync reads from containerd only what no waiter covers,
+// and everything at least every fullObserve resyncs; the node IP is
+// detected once a minute (nodeIPTTL), not per status.
 //
 // Ready when: Ready() is closed: the node is registered and every pod bound
 // to it has a worker.

@@ -28,8 +28,9 @@ func ready(p *corev1.Pod) bool {
 func gone(p *corev1.Pod) bool { return p == nil }
 
 // TestPodNetworkLogsExecAndMetrics: two containers share localhost; the
-// pod's IP is in the node CIDR and answers from the node; the node is
-// registered and leased; logs, exec and metrics work over NATS.
+// pod's IP is in the node CIDR, is in its /etc/hosts and answers from the
+// node; the node is registered and leased; logs, exec and metrics work
+// over NATS.
 func TestPodNetworkLogsExecAndMetrics(t *testing.T) {
 	slow(t)
 	c := startCluster(t)
@@ -75,6 +76,12 @@ containers:
 		Command: []string{"cat"}, Stdin: true}, strings.NewReader("piped"), &out, &errOut)
 	if err != nil || code != 0 || out.String() != "piped" {
 		t.Fatalf("exec with stdin = %d %q %v", code, out.String(), err)
+	}
+	out.Reset()
+	code, err = agent.Exec(ctx, c.conn.NC, testNode, agent.ExecRequest{Namespace: "default", Pod: "web", Container: "web",
+		Command: []string{"cat", "/etc/hosts"}}, nil, &out, &errOut)
+	if err != nil || code != 0 || !strings.Contains(out.String(), p.Status.PodIP+"\tweb\n") {
+		t.Fatalf("/etc/hosts lacks the pod's IP and name: %d %q %v", code, out.String(), err)
 	}
 	if _, err := agent.Exec(ctx, c.conn.NC, testNode, agent.ExecRequest{Namespace: "default", Pod: "nope", Command: []string{"true"}}, nil, &out, &errOut); err == nil {
 		t.Fatal("exec in a missing pod succeeded")

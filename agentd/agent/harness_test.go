@@ -48,6 +48,9 @@ const (
 )
 
 func TestMain(m *testing.M) {
+	if os.Getenv(envChild) != "" {
+		os.Exit(runChild()) // this binary started again as a lone agent (child_test.go)
+	}
 	flag.Parse()
 	if testing.Short() {
 		os.Exit(m.Run())
@@ -185,6 +188,26 @@ func (c *cluster) apply(t testing.TB, kind, manifest string) {
 	c.do(t, kind, "apply", aggregates.Command{Name: meta.Metadata.Name, Object: obj})
 }
 
+// create sends a pod manifest's create command (namespace default); unlike
+// apply it may be called from any goroutine.
+func (c *cluster) create(manifest string) error {
+	obj, err := yaml.YAMLToJSON([]byte(manifest))
+	if err != nil {
+		return err
+	}
+	var meta struct {
+		Metadata struct{ Name string } `json:"metadata"`
+	}
+	_ = json.Unmarshal(obj, &meta)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	_, err = c.client.Do(ctx, "pod", aggregates.VerbCreate, aggregates.Command{Namespace: "default", Name: meta.Metadata.Name, Object: obj}, bus.CommandMeta{})
+	if err != nil {
+		return fmt.Errorf("create pod %s: %w", meta.Metadata.Name, err)
+	}
+	return nil
+}
+
 func (c *cluster) pod(name string) (*corev1.Pod, bool) {
 	e, ok := c.view.Get("pod", "default", name)
 	if !ok {
@@ -230,6 +253,15 @@ type node struct {
 
 func newNode(t testing.TB, c *cluster) *node {
 	t.Helper()
+	n := prepareNode(t)
+	n.start(t, c)
+	return n
+}
+
+// prepareNode sets up a node's network and runtime (and removes what its
+// pods leave at cleanup) without starting an agent.
+func prepareNode(t testing.TB) *node {
+	t.Helper()
 	n := &node{dir: t.TempDir(), ns: fmt.Sprintf("gantry-e2e-%d", os.Getpid())}
 	var err error
 	n.net, err = cni.New(cni.Config{Name: "gantry-e2e", Bridge: testBridge, Subnet: testCIDR,
@@ -249,7 +281,6 @@ func newNode(t testing.TB, c *cluster) *node {
 		Log:     slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
 	}
 	t.Cleanup(func() { n.cleanup(t) })
-	n.start(t, c)
 	return n
 }
 

@@ -56,13 +56,17 @@ func (a *Agent) sample(ctx context.Context, prev map[string]cpuSample) (NodeUsag
 	now := a.cfg.Clock.Now()
 	out := NodeUsage{Node: a.cfg.NodeName, Time: now.UTC(), Pods: []PodUsage{}}
 	next := map[string]cpuSample{}
+	usage, err := a.rt.Usage(ctx)
+	if err != nil {
+		if ctx.Err() == nil {
+			a.cfg.Log.Warn("agent: container usage", "err", err)
+		}
+		return out, prev
+	}
 	for _, w := range a.podWorkers() {
 		pod, gone := w.snapshot()
-		if gone {
-			continue
-		}
-		cs, err := a.rt.Usage(ctx, w.uid)
-		if err != nil || len(cs) == 0 {
+		cs := usage[w.uid]
+		if gone || len(cs) == 0 {
 			continue
 		}
 		pu := PodUsage{Namespace: pod.Namespace, Name: pod.Name, UID: w.uid}

@@ -190,12 +190,28 @@ func (a *Agent) renewLease(ctx context.Context) error {
 	}
 }
 
-// nodeIP is the configured IP or the first global IPv4 of an interface
-// that is up and not a bridge or veth of pod networks.
+// nodeIPTTL is how long a detected node IP is used before it is looked up
+// again: listing interfaces is a netlink dump that grows with every pod's
+// veth, and every pod status names the host IP.
+const nodeIPTTL = time.Minute
+
+// nodeIP is the configured IP or the detected one (detectNodeIP), kept
+// for nodeIPTTL.
 func (a *Agent) nodeIP() string {
 	if a.cfg.NodeIP != "" {
 		return a.cfg.NodeIP
 	}
+	a.ipMu.Lock()
+	defer a.ipMu.Unlock()
+	if now := time.Now(); a.ip == "" || now.Sub(a.ipAt) > nodeIPTTL {
+		a.ip, a.ipAt = detectNodeIP(), now
+	}
+	return a.ip
+}
+
+// detectNodeIP is the first global IPv4 of an interface that is up and
+// not a bridge or veth of pod networks.
+func detectNodeIP() string {
 	ifs, _ := net.Interfaces()
 	for _, i := range ifs {
 		if i.Flags&net.FlagUp == 0 || i.Flags&net.FlagLoopback != 0 || skipInterface(i.Name) {

@@ -2,8 +2,11 @@ package agent
 
 import (
 	"testing"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
+
+	"github.com/gantry-sh/gantry/agentd/runtime"
 )
 
 func TestExpand(t *testing.T) {
@@ -51,6 +54,35 @@ func TestPhase(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			if got := phase(c.policy, c.init, c.failed, c.cs, ""); got != c.want {
 				t.Fatalf("phase = %s, want %s", got, c.want)
+			}
+		})
+	}
+}
+
+// TestWatched: a running attempt is left unread only under a live waiter
+// for that attempt and within fullObserve resyncs of its last read.
+func TestWatched(t *testing.T) {
+	now := time.Unix(1000, 0)
+	resync := 10 * time.Second
+	live, ended := make(chan struct{}), make(chan struct{})
+	close(ended)
+	running := runtime.ContainerStatus{State: runtime.StateRunning, Attempt: 2}
+	for _, tc := range []struct {
+		name string
+		cs   ctrState
+		want bool
+	}{
+		{"live waiter, read lately", ctrState{cur: running, present: true, waiter: 2, waitDone: live, readAt: now.Add(-resync)}, true},
+		{"read too long ago", ctrState{cur: running, present: true, waiter: 2, waitDone: live, readAt: now.Add(-fullObserve * resync)}, false},
+		{"waiter ended", ctrState{cur: running, present: true, waiter: 2, waitDone: ended, readAt: now}, false},
+		{"waiter of an older attempt", ctrState{cur: running, present: true, waiter: 1, waitDone: live, readAt: now}, false},
+		{"no waiter", ctrState{cur: running, present: true, waiter: -1, readAt: now}, false},
+		{"exited", ctrState{cur: runtime.ContainerStatus{State: runtime.StateExited, Attempt: 2}, present: true, waiter: 2, waitDone: live, readAt: now}, false},
+		{"absent", ctrState{waiter: 2, waitDone: live, readAt: now}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := tc.cs.watched(now, resync); got != tc.want {
+				t.Fatalf("watched = %v, want %v", got, tc.want)
 			}
 		})
 	}

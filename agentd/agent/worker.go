@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -131,7 +132,7 @@ func (w *podWorker) sync(ctx context.Context) bool {
 	if pod.DeletionTimestamp != nil {
 		return w.terminate(ctx, pod)
 	}
-	if w.ensureSandbox(ctx, pod) && w.ensureVolumes(ctx, pod) {
+	if w.ensureVolumes(ctx, pod) && w.ensureSandbox(ctx, pod) {
 		w.observe(ctx, pod)
 		w.drive(ctx, pod)
 	}
@@ -143,15 +144,56 @@ func (w *podWorker) ensureSandbox(ctx context.Context, pod *corev1.Pod) bool {
 	if w.info.IP != "" {
 		return true
 	}
-	info, err := w.a.rt.RunPod(ctx, w.podSpec(pod))
+	info, err := w.a.rt.RunPod(ctx, w.podSpec(pod), w.firstStarts(ctx, pod)...)
 	if err != nil {
 		w.podErr = err.Error()
+		w.volumes = map[string]*volume{} // RunPod's clean-up removed the pod's directory, volumes too: prepare them again
 		w.a.cfg.Log.Warn("agent: pod sandbox", "pod", pod.Namespace+"/"+pod.Name, "err", err)
 		w.wakeAt(w.a.cfg.Clock.Now().Add(w.a.cfg.Backoff.Base))
 		return false
 	}
 	w.info, w.podErr = info, ""
 	return true
+}
+
+// firstStarts are the app containers RunPod may create while it attaches
+// a new pod's network, so that they do not wait for it (CNI ADD is the
+// slowest part of a pod's sandbox): for a pod that never had a container
+// and has no init containers, those whose environment resolves now
+// without the pod's IP. The others, and any RunPod fails to start, drive
+// starts as usual.
+func (w *podWorker) firstStarts(ctx context.Context, pod *corev1.Pod) []runtime.ContainerSpec {
+	if len(pod.Spec.InitContainers) > 0 {
+		return nil
+	}
+	for _, cs := range pod.Status.ContainerStatuses {
+		if cs.ContainerID != "" {
+			return nil // it ran before: adoption or a restart, not a new pod
+		}
+	}
+	var out []runtime.ContainerSpec
+	for _, c := range pod.Spec.Containers {
+		if needsPodIP(c) {
+			continue
+		}
+		env, err := w.env(ctx, pod, c)
+		if err != nil {
+			continue
+		}
+		out = append(out, runtime.ContainerSpec{Container: expandCommand(c, env), Env: env, Mounts: w.mounts(pod, c)})
+	}
+	return out
+}
+
+// needsPodIP: the container's env names the pod's IP, known once the
+// network is attached.
+func needsPodIP(c corev1.Container) bool {
+	for _, e := range c.Env {
+		if f := e.ValueFrom; f != nil && f.FieldRef != nil && strings.HasPrefix(f.FieldRef.FieldPath, "status.podIP") {
+			return true
+		}
+	}
+	return false
 }
 
 func (w *podWorker) podSpec(pod *corev1.Pod) runtime.PodSpec {
@@ -168,14 +210,23 @@ func (w *podWorker) podSpec(pod *corev1.Pod) runtime.PodSpec {
 	return s
 }
 
-// observe reads every container's latest attempt from the runtime.
+// observe reads every container's latest attempt from the runtime, but
+// for running attempts with a live waiter (their exit wakes the worker),
+// which are read only every fullObserve resyncs: most resyncs of a pod
+// whose containers all run ask the runtime nothing. A waiter that ended
+// without the attempt having exited (containerd went away) is not
+// replaced, so such a container is read at every resync.
 func (w *podWorker) observe(ctx context.Context, pod *corev1.Pod) {
+	now := w.a.cfg.Clock.Now()
 	for _, c := range allContainers(pod) {
 		cs := w.ctr(c.Name)
+		if cs.watched(now, w.a.cfg.ResyncInterval) {
+			continue
+		}
 		st, err := w.a.rt.ContainerStatus(ctx, w.uid, c.Name)
 		switch {
 		case err == nil:
-			cs.cur, cs.present = st, true
+			cs.cur, cs.present, cs.readAt = st, true, now
 		case errors.Is(err, runtime.ErrNotFound):
 			cs.present = false
 		case ctx.Err() == nil:

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net"
 	"path/filepath"
+
+	"github.com/containernetworking/cni/libcni"
 )
 
 // Config describes the node's pod network.
@@ -56,8 +58,21 @@ func (c Config) withDefaults() (Config, error) {
 func (c Config) cacheDir() string { return filepath.Join(c.DataDir, "cache") }
 func (c Config) ipamDir() string  { return filepath.Join(c.DataDir, "ipam") }
 
-// conflist renders the network configuration list.
-func (c Config) conflist() ([]byte, error) {
+func (c Config) parsedList(portmap bool) (*libcni.NetworkConfigList, error) {
+	raw, err := c.conflist(portmap)
+	if err != nil {
+		return nil, fmt.Errorf("cni: render config: %w", err)
+	}
+	list, err := libcni.ConfListFromBytes(raw)
+	if err != nil {
+		return nil, fmt.Errorf("cni: parse config: %w", err)
+	}
+	return list, nil
+}
+
+// conflist renders the network configuration list: the bridge with
+// host-local addresses, then portmap for hostPorts when asked for.
+func (c Config) conflist(portmap bool) ([]byte, error) {
 	plugins := []map[string]any{
 		{
 			"type":        "bridge",
@@ -72,7 +87,9 @@ func (c Config) conflist() ([]byte, error) {
 				"dataDir": c.ipamDir(),
 			},
 		},
-		{"type": "portmap", "capabilities": map[string]bool{"portMappings": true}, "snat": true},
+	}
+	if portmap {
+		plugins = append(plugins, map[string]any{"type": "portmap", "capabilities": map[string]bool{"portMappings": true}, "snat": true})
 	}
 	return json.Marshal(map[string]any{
 		"cniVersion": "1.0.0",

@@ -45,13 +45,38 @@ func unshareAndPin(path string) error {
 		return fmt.Errorf("unshare netns: %w", err)
 	}
 	self := fmt.Sprintf("/proc/self/task/%d/ns/net", unix.Gettid())
-	mountErr := unix.Mount(self, path, "none", unix.MS_BIND, "")
+	setupErr := loopbackUp()
+	if setupErr == nil {
+		if err := unix.Mount(self, path, "none", unix.MS_BIND, ""); err != nil {
+			setupErr = fmt.Errorf("pin netns at %s: %w", path, err)
+		}
+	}
 	if err := unix.Setns(int(home.Fd()), unix.CLONE_NEWNET); err != nil {
 		return fmt.Errorf("return to host netns: %w", err) // thread stays locked and exits
 	}
 	runtime.UnlockOSThread()
-	if mountErr != nil {
-		return fmt.Errorf("pin netns at %s: %w", path, mountErr)
+	return setupErr
+}
+
+// loopbackUp sets lo up in the calling thread's netns (the kernel gives
+// it 127.0.0.1 and ::1), which is all the CNI loopback plugin does; doing
+// it here saves a plugin run per pod.
+func loopbackUp() error {
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("loopback: %w", err)
+	}
+	defer unix.Close(fd)
+	ifr, err := unix.NewIfreq("lo")
+	if err != nil {
+		return fmt.Errorf("loopback: %w", err)
+	}
+	if err := unix.IoctlIfreq(fd, unix.SIOCGIFFLAGS, ifr); err != nil {
+		return fmt.Errorf("loopback: get flags: %w", err)
+	}
+	ifr.SetUint16(ifr.Uint16() | unix.IFF_UP)
+	if err := unix.IoctlIfreq(fd, unix.SIOCSIFFLAGS, ifr); err != nil {
+		return fmt.Errorf("loopback: set up: %w", err)
 	}
 	return nil
 }

@@ -36,10 +36,11 @@ type Attachment struct {
 
 // Network attaches pods to the node's pod network.
 type Network struct {
-	cfg  Config
-	cni  *libcni.CNIConfig
-	list *libcni.NetworkConfigList
-	lo   *libcni.PluginConfig
+	cfg   Config
+	cni   *libcni.CNIConfig
+	list  *libcni.NetworkConfigList // bridge + portmap: pods with hostPorts
+	plain *libcni.NetworkConfigList // bridge alone: portmap has nothing to do without hostPorts
+	lo    *libcni.PluginConfig      // only to tear down pods attached when lo was a plugin run
 }
 
 // New checks the configuration and the plugins it needs.
@@ -48,19 +49,19 @@ func New(cfg Config) (*Network, error) {
 	if err != nil {
 		return nil, err
 	}
-	raw, err := cfg.conflist()
+	list, err := cfg.parsedList(true)
 	if err != nil {
-		return nil, fmt.Errorf("cni: render config: %w", err)
+		return nil, err
 	}
-	list, err := libcni.ConfListFromBytes(raw)
+	plain, err := cfg.parsedList(false)
 	if err != nil {
-		return nil, fmt.Errorf("cni: parse config: %w", err)
+		return nil, err
 	}
 	lo, err := libcni.ConfFromBytes(loopbackConf())
 	if err != nil {
 		return nil, fmt.Errorf("cni: parse loopback config: %w", err)
 	}
-	n := &Network{cfg: cfg, cni: libcni.NewCNIConfigWithCacheDir(cfg.PluginDirs, cfg.cacheDir(), nil), list: list, lo: lo}
+	n := &Network{cfg: cfg, cni: libcni.NewCNIConfigWithCacheDir(cfg.PluginDirs, cfg.cacheDir(), nil), list: list, plain: plain, lo: lo}
 	return n, n.checkPlugins()
 }
 
@@ -92,17 +93,28 @@ func (n *Network) runtimeConf(podID, netns string, ports []PortMapping) *libcni.
 	return rt
 }
 
-// Setup creates the pod's netns and attaches it. Calling it again for an
-// attached pod returns the existing attachment.
+// CreateNetns creates the pod's netns (lo up, nothing else) unless it
+// exists, and returns its path: containers can be created in it before
+// Setup attaches it. Teardown removes it.
+func (n *Network) CreateNetns(podID string) (string, error) {
+	path := n.NetnsPath(podID)
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+		if err := createNetns(path); err != nil {
+			return "", fmt.Errorf("cni: pod %s: create netns: %w", podID, err)
+		}
+	}
+	return path, nil
+}
+
+// Setup creates the pod's netns if CreateNetns did not, and attaches it.
+// Calling it again for an attached pod returns the existing attachment.
 func (n *Network) Setup(ctx context.Context, podID string, ports []PortMapping) (Attachment, error) {
 	if a, err := n.Get(podID); err == nil {
 		return a, nil
 	}
-	path := n.NetnsPath(podID)
-	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
-		if err := createNetns(path); err != nil {
-			return Attachment{}, fmt.Errorf("cni: pod %s: create netns: %w", podID, err)
-		}
+	path, err := n.CreateNetns(podID)
+	if err != nil {
+		return Attachment{}, err
 	}
 	a, err := n.add(ctx, podID, path, ports)
 	if err != nil {
@@ -112,11 +124,15 @@ func (n *Network) Setup(ctx context.Context, podID string, ports []PortMapping) 
 	return a, nil
 }
 
+// add runs the plugins (lo is already up: createNetns). Both lists share
+// the network's name, so the cached result and config are found the same
+// way whichever was used.
 func (n *Network) add(ctx context.Context, podID, path string, ports []PortMapping) (Attachment, error) {
-	if _, err := n.cni.AddNetwork(ctx, n.lo, n.runtimeConf(podID, path, nil)); err != nil {
-		return Attachment{}, fmt.Errorf("cni: pod %s: loopback: %w", podID, err)
+	list := n.plain
+	if len(ports) > 0 {
+		list = n.list
 	}
-	res, err := n.cni.AddNetworkList(ctx, n.list, n.runtimeConf(podID, path, ports))
+	res, err := n.cni.AddNetworkList(ctx, list, n.runtimeConf(podID, path, ports))
 	if err != nil {
 		return Attachment{}, fmt.Errorf("cni: pod %s: add: %w", podID, err)
 	}
@@ -136,14 +152,18 @@ func (n *Network) Teardown(ctx context.Context, podID string) error {
 		netns = "" // plugins still release IPs and iptables rules
 	}
 	rt := n.runtimeConf(podID, netns, nil)
-	if _, cached, err := n.cni.GetNetworkListCachedConfig(n.list, rt); err == nil && cached != nil {
-		rt.CapabilityArgs = cached.CapabilityArgs
+	list := n.plain
+	if _, cached, err := n.cni.GetNetworkListCachedConfig(n.list, rt); err == nil && cached != nil && len(cached.CapabilityArgs) > 0 {
+		rt.CapabilityArgs, list = cached.CapabilityArgs, n.list // DEL with what ADD had: portmap removes its rules
 	}
-	if err := n.cni.DelNetworkList(ctx, n.list, rt); err != nil {
+	if err := n.cni.DelNetworkList(ctx, list, rt); err != nil {
 		return fmt.Errorf("cni: pod %s: del: %w", podID, err)
 	}
-	if err := n.cni.DelNetwork(ctx, n.lo, n.runtimeConf(podID, netns, nil)); err != nil {
-		return fmt.Errorf("cni: pod %s: del loopback: %w", podID, err)
+	lo := n.runtimeConf(podID, netns, nil)
+	if res, err := n.cni.GetNetworkCachedResult(n.lo, lo); err == nil && res != nil {
+		if err := n.cni.DelNetwork(ctx, n.lo, lo); err != nil {
+			return fmt.Errorf("cni: pod %s: del loopback: %w", podID, err)
+		}
 	}
 	if err := removeNetns(path); err != nil {
 		return fmt.Errorf("cni: pod %s: %w", podID, err)

@@ -3,7 +3,9 @@ package cni
 import (
 	"context"
 	"net"
+	"os"
 	"os/exec"
+	"strings"
 	"testing"
 	"time"
 )
@@ -61,5 +63,36 @@ func TestSetupTeardown(t *testing.T) {
 	}
 	if list, _ := n.List(); len(list) != 0 {
 		t.Fatalf("leaked attachments %v", list)
+	}
+}
+
+// TestCreateNetnsThenSetup: CreateNetns makes a netns whose lo is up with
+// 127.0.0.1 (no loopback plugin run), Setup attaches that same netns, and
+// Teardown removes it.
+func TestCreateNetnsThenSetup(t *testing.T) {
+	n := testNetwork(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	path, err := n.CreateNetns("pod-b")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = n.Teardown(context.Background(), "pod-b") })
+	out, err := exec.Command("nsenter", "--net="+path, "ip", "-o", "addr", "show", "dev", "lo").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "inet 127.0.0.1/8") {
+		t.Fatalf("lo in the new netns: %v\n%s", err, out)
+	}
+	a, err := n.Setup(ctx, "pod-b", nil)
+	if err != nil || a.Netns != path {
+		t.Fatalf("Setup = %+v, %v; want netns %s", a, err, path)
+	}
+	if err := n.Teardown(ctx, "pod-b"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(path); !os.IsNotExist(err) {
+		t.Fatalf("netns %s left: %v", path, err)
+	}
+	if ips, _ := n.AllocatedIPs(); len(ips) != 0 {
+		t.Fatalf("leaked IPs %v", ips)
 	}
 }

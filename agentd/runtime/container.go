@@ -25,15 +25,16 @@ func (r *Containerd) StartContainer(ctx context.Context, uid string, cs Containe
 	if err != nil {
 		return err
 	}
-	if err := r.clearAttempts(ctx, uid, name); err != nil {
+	img, err := r.ensureImage(ctx, cs.Container.Image, cs.Container.ImagePullPolicy)
+	if err != nil { // before clearing: an attempt that ran stays visible while the image cannot be had
 		return fmt.Errorf("runtime: pod %s container %s: %w", uid, name, err)
 	}
-	img, err := r.ensureImage(ctx, cs.Container.Image, cs.Container.ImagePullPolicy)
-	if err != nil {
+	if err := r.clearAttempts(ctx, uid, name); err != nil {
 		return fmt.Errorf("runtime: pod %s container %s: %w", uid, name, err)
 	}
 	c, err := r.create(ctx, rec, cs, img)
 	if err != nil {
+		r.forgetUnpacked(img) // its snapshot may have been removed: check again next time
 		return fmt.Errorf("runtime: pod %s container %s: %w", uid, name, err)
 	}
 	if err := r.startTask(ctx, c, r.logPath(uid, name, cs.Attempt)); err != nil {
@@ -88,13 +89,28 @@ func (r *Containerd) create(ctx context.Context, rec podRecord, cs ContainerSpec
 }
 
 func (r *Containerd) startTask(ctx context.Context, c client.Container, logPath string) error {
-	if err := os.MkdirAll(filepath.Dir(logPath), 0o755); err != nil {
+	task, err := newTask(ctx, c, logPath)
+	if err != nil {
 		return err
+	}
+	return start(ctx, c, task)
+}
+
+// newTask creates the container's task (runc create: namespaces, mounts,
+// cgroup) with its output going to logPath; its process waits for start.
+func newTask(ctx context.Context, c client.Container, logPath string) (client.Task, error) {
+	if err := os.MkdirAll(filepath.Dir(logPath), 0o755); err != nil {
+		return nil, err
 	}
 	task, err := c.NewTask(ctx, cio.LogFile(logPath))
 	if err != nil {
-		return fmt.Errorf("new task: %w", err)
+		return nil, fmt.Errorf("new task: %w", err)
 	}
+	return task, nil
+}
+
+// start starts a created task's process and records when.
+func start(ctx context.Context, c client.Container, task client.Task) error {
 	// Taken before Start: a quick process may exit before Start returns,
 	// and startedAt must not come after finishedAt.
 	startedAt := time.Now().UTC()
@@ -102,7 +118,7 @@ func (r *Containerd) startTask(ctx context.Context, c client.Container, logPath 
 		_, _ = task.Delete(ctx, client.WithProcessKill)
 		return fmt.Errorf("start task: %w", err)
 	}
-	_, err = c.SetLabels(ctx, map[string]string{labelStartedAt: startedAt.Format(time.RFC3339Nano)})
+	_, err := c.SetLabels(ctx, map[string]string{labelStartedAt: startedAt.Format(time.RFC3339Nano)})
 	return err
 }
 
@@ -116,10 +132,11 @@ func (r *Containerd) latestContainers(ctx context.Context, uid string) ([]client
 	latest := map[string]client.Container{}
 	attempt := map[string]int{}
 	for _, c := range cs {
-		l, err := c.Labels(ctx)
+		info, err := c.Info(ctx, client.WithoutRefreshedMetadata) // as listed: no round trip
 		if err != nil {
 			continue
 		}
+		l := info.Labels
 		n, a := l[labelContainer], attemptOf(l)
 		if _, ok := latest[n]; !ok || a > attempt[n] {
 			latest[n], attempt[n] = c, a
@@ -142,9 +159,9 @@ func (r *Containerd) container(ctx context.Context, uid, name string) (client.Co
 	var best client.Container
 	bestAttempt := -1
 	for _, c := range cs {
-		l, err := c.Labels(ctx)
-		if err == nil && attemptOf(l) > bestAttempt {
-			best, bestAttempt = c, attemptOf(l)
+		info, err := c.Info(ctx, client.WithoutRefreshedMetadata) // as listed: no round trip
+		if err == nil && attemptOf(info.Labels) > bestAttempt {
+			best, bestAttempt = c, attemptOf(info.Labels)
 		}
 	}
 	if best == nil {

@@ -35,6 +35,8 @@ type Containerd struct {
 	snapshotter string
 	resolver    remotes.Resolver
 	finalizeMu  sync.Mutex // one finalizer at a time per runtime
+	unpacked    sync.Map   // image digest → true: found unpacked (unpack)
+	cgroups     sync.Map   // container id → its cgroups path (Usage)
 }
 
 var _ Runtime = (*Containerd)(nil)

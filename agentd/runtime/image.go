@@ -52,15 +52,30 @@ func (r *Containerd) pull(ctx context.Context, ref, name string) (client.Image, 
 	return img, nil
 }
 
+// unpack makes sure the image's layers are unpacked in the snapshotter.
+// Checking costs several round trips (manifest, config, a snapshot stat),
+// so an image found unpacked is remembered; forgetUnpacked drops it when
+// creating a container from it fails.
 func (r *Containerd) unpack(ctx context.Context, img client.Image) error {
+	key := img.Target().Digest.String()
+	if _, ok := r.unpacked.Load(key); ok {
+		return nil
+	}
 	ok, err := img.IsUnpacked(ctx, r.snapshotter)
-	if err != nil || ok {
+	if err != nil {
 		return err
 	}
-	if err := img.Unpack(ctx, r.snapshotter); err != nil {
-		return fmt.Errorf("runtime: unpack %s: %w", img.Name(), err)
+	if !ok {
+		if err := img.Unpack(ctx, r.snapshotter); err != nil {
+			return fmt.Errorf("runtime: unpack %s: %w", img.Name(), err)
+		}
 	}
+	r.unpacked.Store(key, true)
 	return nil
+}
+
+func (r *Containerd) forgetUnpacked(img client.Image) {
+	r.unpacked.Delete(img.Target().Digest.String())
 }
 
 // normalize turns "busybox" into "docker.io/library/busybox:latest".

@@ -58,7 +58,9 @@ func (r *Containerd) writeEtcFiles(rec podRecord) error {
 func hostsFile(rec podRecord) string {
 	var b strings.Builder
 	b.WriteString("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n")
-	fmt.Fprintf(&b, "%s\t%s\n", rec.IP, rec.Spec.Hostname)
+	if rec.IP != "" { // not yet while the network is being attached
+		fmt.Fprintf(&b, "%s\t%s\n", rec.IP, rec.Spec.Hostname)
+	}
 	for _, a := range rec.Spec.HostAliases {
 		fmt.Fprintf(&b, "%s\t%s\n", a.IP, strings.Join(a.Hostnames, " "))
 	}

@@ -25,7 +25,9 @@ var (
 // Runtime runs pods and their containers on this node.
 type Runtime interface {
 	EnsureImage(ctx context.Context, ref string, policy corev1.PullPolicy) error
-	RunPod(ctx context.Context, pod PodSpec) (PodInfo, error)
+	// RunPod sets a pod up; the containers in start are created while its
+	// network is attached and started once it is (see Containerd.RunPod).
+	RunPod(ctx context.Context, pod PodSpec, start ...ContainerSpec) (PodInfo, error)
 	StartContainer(ctx context.Context, podUID string, c ContainerSpec) error
 	StopContainer(ctx context.Context, podUID, name string, grace time.Duration) error
 	WaitContainer(ctx context.Context, podUID, name string) (ContainerStatus, error)

@@ -267,3 +267,33 @@ func assertNoLeaks(t *testing.T, rt *Containerd, p PodInfo) {
 		t.Errorf("pod dir left: %v", err)
 	}
 }
+
+// TestRunPodStartsFirstContainers: containers handed to RunPod are created
+// while the network is attached and run once it is, seeing the pod's IP in
+// /etc/hosts; one that cannot be created (image missing) is left absent
+// for StartContainer.
+func TestRunPodStartsFirstContainers(t *testing.T) {
+	e := slow(t)
+	ctx := testCtx(t)
+	spec := PodSpec{UID: uid(), Name: "first", Namespace: "test"}
+	missing := strings.Replace(e.image, "/gantry/busybox:", "/gantry/missing:", 1)
+	p, err := e.rt.RunPod(ctx, spec,
+		ContainerSpec{Container: e.container("a", "sh", "-c", "cat /etc/hosts; ip -o addr show dev eth0; exec sleep 3600")},
+		ContainerSpec{Container: corev1.Container{Name: "b", Image: missing, Command: []string{"true"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := e.rt.RemovePod(context.Background(), p.UID); err != nil {
+			t.Errorf("cleanup: %v", err)
+		}
+	})
+	if st, err := e.rt.ContainerStatus(ctx, p.UID, "a"); err != nil || st.State != StateRunning {
+		t.Fatalf("a = %+v, %v; want running", st, err)
+	}
+	e.waitLog(t, p.UID, "a", p.IP+"\tfirst\n")
+	e.waitLog(t, p.UID, "a", "inet "+p.IP+"/")
+	if _, err := e.rt.ContainerStatus(ctx, p.UID, "b"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("b: %v; want ErrNotFound (left for StartContainer)", err)
+	}
+}

@@ -6,7 +6,10 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/containerd/containerd/api/services/tasks/v1"
+	tasktypes "github.com/containerd/containerd/api/types/task"
 	"github.com/containerd/containerd/v2/client"
+	"github.com/containerd/errdefs/pkg/errgrpc"
 )
 
 // ContainerStatus reports the latest attempt of a container.
@@ -20,8 +23,12 @@ func (r *Containerd) ContainerStatus(ctx context.Context, uid, name string) (Con
 }
 
 // status reads a container's state, finalizing it if its task has exited.
+// It reads the labels the handle came with (listed or loaded just before)
+// and asks containerd one thing, the task's state; only when the task is
+// gone does it read the labels again, in case another caller finalized it
+// meanwhile.
 func (r *Containerd) status(ctx context.Context, c client.Container) (ContainerStatus, error) {
-	info, err := c.Info(ctx)
+	info, err := c.Info(ctx, client.WithoutRefreshedMetadata)
 	if err != nil {
 		return ContainerStatus{}, fmt.Errorf("runtime: container %s: %w", c.ID(), err)
 	}
@@ -29,19 +36,25 @@ func (r *Containerd) status(ctx context.Context, c client.Container) (ContainerS
 	if st.State == StateExited {
 		return st, nil
 	}
-	task, err := c.Task(ctx, nil)
-	if isNotFound(err) {
-		return st, nil // created, never started (or lost its task)
+	resp, err := r.client.TaskService().Get(ctx, &tasks.GetRequest{ContainerID: c.ID()})
+	if err = errgrpc.ToNative(err); isNotFound(err) {
+		if info, err = c.Info(ctx); err != nil {
+			return st, fmt.Errorf("runtime: container %s: %w", c.ID(), err)
+		}
+		return fromLabels(c.ID(), info.Image, info.Labels), nil // created, never started (or lost its task), or finalized
 	}
 	if err != nil {
 		return st, fmt.Errorf("runtime: container %s: task: %w", c.ID(), err)
 	}
-	ts, err := task.Status(ctx)
-	if err != nil {
-		return st, fmt.Errorf("runtime: container %s: task status: %w", c.ID(), err)
-	}
-	if ts.Status == client.Stopped {
+	switch resp.GetProcess().GetStatus() {
+	case tasktypes.Status_STOPPED:
+		task, err := c.Task(ctx, nil)
+		if err != nil {
+			return st, fmt.Errorf("runtime: container %s: task: %w", c.ID(), err)
+		}
 		return r.finalize(ctx, c, task)
+	case tasktypes.Status_CREATED:
+		return st, nil // between create and start
 	}
 	st.State = StateRunning
 	return st, nil

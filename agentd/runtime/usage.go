@@ -2,10 +2,16 @@ package runtime
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/containerd/containerd/v2/client"
+	"github.com/opencontainers/runtime-spec/specs-go"
 )
 
 // ContainerUsage is what a running container uses, read from its cgroup.
@@ -17,31 +23,68 @@ type ContainerUsage struct {
 	MemoryBytes uint64
 }
 
-// Usage reads the cgroup counters of a pod's running containers. cgroup v1
-// (cpuacct, memory controllers) and v2 (unified at /sys/fs/cgroup) are read;
-// a container whose cgroup cannot be read is left out.
-func (r *Containerd) Usage(ctx context.Context, uid string) ([]ContainerUsage, error) {
+// Usage reads the cgroup counters of the running containers of every pod
+// on the node, by pod uid, from one listing of the runtime's containers:
+// the latest attempt of each container whose labels do not record an exit
+// and whose cgroup can be read (runc removes it when the task is
+// deleted). cgroup v1 (cpuacct, memory controllers) and v2 (unified at
+// /sys/fs/cgroup) are read.
+func (r *Containerd) Usage(ctx context.Context) (map[string][]ContainerUsage, error) {
 	ctx = r.withNS(ctx)
-	latest, err := r.latestContainers(ctx, uid)
+	cs, err := r.client.Containers(ctx, managedFilter())
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("runtime: list containers: %w", err)
 	}
-	var out []ContainerUsage
-	for _, c := range latest {
-		st, err := r.status(ctx, c)
-		if err != nil || st.State != StateRunning {
+	type latest struct {
+		c       client.Container
+		attempt int
+		exited  bool
+	}
+	byName := map[[2]string]latest{} // pod uid, container name
+	for _, c := range cs {
+		info, err := c.Info(ctx, client.WithoutRefreshedMetadata)
+		if err != nil {
 			continue
 		}
-		spec, err := c.Spec(ctx)
-		if err != nil || spec.Linux == nil {
+		l := info.Labels
+		key := [2]string{l[labelPodUID], l[labelContainer]}
+		if cur, ok := byName[key]; !ok || attemptOf(l) > cur.attempt {
+			_, exited := l[labelExitCode]
+			byName[key] = latest{c: c, attempt: attemptOf(l), exited: exited}
+		}
+	}
+	out := map[string][]ContainerUsage{}
+	for key, l := range byName {
+		if l.exited {
 			continue
 		}
-		if u, ok := cgroupUsage(spec.Linux.CgroupsPath); ok {
-			u.Name = st.Name
-			out = append(out, u)
+		if u, ok := cgroupUsage(r.cgroupsPath(l.c)); ok {
+			u.Name = key[1]
+			out[key[0]] = append(out[key[0]], u)
 		}
+	}
+	for _, us := range out {
+		sort.Slice(us, func(i, j int) bool { return us[i].Name < us[j].Name })
 	}
 	return out, nil
+}
+
+// cgroupsPath is the container's cgroup from its spec, which never
+// changes: read once from the listed record and kept.
+func (r *Containerd) cgroupsPath(c client.Container) string {
+	if p, ok := r.cgroups.Load(c.ID()); ok {
+		return p.(string)
+	}
+	info, err := c.Info(context.Background(), client.WithoutRefreshedMetadata)
+	if err != nil || info.Spec == nil {
+		return ""
+	}
+	var spec specs.Spec
+	if json.Unmarshal(info.Spec.GetValue(), &spec) != nil || spec.Linux == nil {
+		return ""
+	}
+	r.cgroups.Store(c.ID(), spec.Linux.CgroupsPath)
+	return spec.Linux.CgroupsPath
 }
 
 func cgroupUsage(path string) (ContainerUsage, bool) {
