@@ -219,6 +219,7 @@ func (w *podWorker) watch(ctx context.Context, pod *corev1.Pod, c corev1.Contain
 	if cs.probes == nil || cs.probes.attempt != attempt {
 		cs.stopProbes()
 		cs.probes = w.startProbes(ctx, c, attempt)
+		w.carryOver(cs.probes, c.Name, cs.cur.ID)
 	}
 	if why := cs.probes.killReason(); why != "" && cs.killing != attempt {
 		cs.killing = attempt

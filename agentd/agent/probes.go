@@ -238,3 +238,19 @@ func sleepCtx(ctx context.Context, d time.Duration) bool {
 		return true
 	}
 }
+
+// carryOver keeps what the last reported status said of this very
+// container attempt (same container ID: an agent restart adopted it): a
+// ready container stays ready, a started one started, until its probes
+// say otherwise. Readiness does not drop because the agent restarted.
+func (w *podWorker) carryOver(ps *probeSet, name, id string) {
+	for _, st := range w.prev.ContainerStatuses {
+		if st.Name != name || st.ContainerID != "containerd://"+id || st.State.Running == nil {
+			continue
+		}
+		ps.mu.Lock()
+		ps.ready = ps.ready || st.Ready
+		ps.started = ps.started || (st.Started != nil && *st.Started) || st.Ready
+		ps.mu.Unlock()
+	}
+}

@@ -255,16 +255,17 @@ func TestAgentRestartKeepsConnections(t *testing.T) {
 		mu.Lock()
 		defer mu.Unlock()
 		t.Logf("%d pods kept IPs and containers (restarts 0)", len(before))
-		// Known gap, reported rather than failed: the new agent's probe
-		// sets start not ready, so an adopted pod is reported not ready
-		// until its first readiness probe passes (kubelet keeps the
-		// readiness of containers started before it). Established
-		// connections are unaffected; new ones avoid the pod meanwhile.
+		// An adopted container keeps the readiness last reported for it
+		// (as kubelet keeps it), so no endpoint drops while the agent
+		// restarts.
 		if !lowSince.IsZero() {
 			lowFor += time.Since(lowSince)
 		}
 		t.Logf("while restarting: %d echo slice updates, fewest ready endpoints %d of 2, fewer than 2 ready for %s",
 			sliceChanges, minReady, lowFor.Round(time.Millisecond))
+		if minReady < 2 {
+			t.Errorf("an agent restart dropped ready endpoints to %d of 2 for %s", minReady, lowFor.Round(time.Millisecond))
+		}
 	})
 
 	t.Run("new connections through the VIP", func(t *testing.T) {
