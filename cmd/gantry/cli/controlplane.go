@@ -25,7 +25,10 @@ type controlPlane struct {
 	out   io.Writer
 	// localAgent: run a node agent for this machine (gantry up --agent).
 	localAgent bool
-	network    networkOptions // gantry up's networking flags
+	// nodeDNS is the pod bridge's gateway address where the cluster DNS
+	// also listens, for pods' resolv.conf ("" without a local agent).
+	nodeDNS string
+	network networkOptions // gantry up's networking flags
 }
 
 // client is a command client speaking as one worker ("gantry/scheduler").
@@ -35,6 +38,7 @@ func (cp controlPlane) client(source string) *bus.Client {
 
 // startWorkers starts every in-process worker on grp.
 func startWorkers(ctx context.Context, grp *errgroup.Group, cp controlPlane) error {
+	cp.nodeDNS = prepareNodeBridge(cp)
 	for _, start := range []func(context.Context, *errgroup.Group, controlPlane) error{
 		startScheduling,
 		startNetworking,

@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"golang.org/x/sync/errgroup"
+
+	"github.com/gantry-sh/gantry/agentd/cni"
 )
 
 // startLocalAgent starts the local node agent in `gantry up` when this
@@ -23,7 +25,7 @@ func startLocalAgent(ctx context.Context, grp *errgroup.Group, cp controlPlane) 
 		return nil
 	}
 	host, _ := os.Hostname()
-	o := agentOptions{nodeName: strings.ToLower(host), podCIDR: "10.244.0.0/24", data: filepath.Join(cp.data, "agent")}
+	o := agentOptions{nodeName: strings.ToLower(host), podCIDR: localPodCIDR, data: filepath.Join(cp.data, "agent"), clusterDNS: cp.nodeDNS}
 	if o.nodeName == "" {
 		o.nodeName = "localhost"
 	}
@@ -34,6 +36,29 @@ func startLocalAgent(ctx context.Context, grp *errgroup.Group, cp controlPlane) 
 		return nil
 	})
 	return nil
+}
+
+// The local node's pod network in `gantry up`: its CIDR and bridge (the
+// agent's CNI network uses the default bridge name).
+const (
+	localPodCIDR = "10.244.0.0/24"
+	localBridge  = "gantry0"
+)
+
+// prepareNodeBridge readies the local node's pod bridge with its gateway
+// address, where the cluster DNS then also listens, so pods resolve
+// service names from their first start. It returns the address, or ""
+// when there is no local agent (not root, --agent=false) or it failed.
+func prepareNodeBridge(cp controlPlane) string {
+	if !cp.localAgent || os.Geteuid() != 0 || len(offToNil(cp.network.dns)) == 0 {
+		return ""
+	}
+	gw, err := cni.PrepareBridge(localBridge, localPodCIDR)
+	if err != nil {
+		fmt.Fprintf(cp.out, "warning: pods will use the node's resolvers, not the cluster DNS: %s\n", oneLine(err))
+		return ""
+	}
+	return gw.String()
 }
 
 func oneLine(err error) string { return strings.ReplaceAll(err.Error(), "\n", " ") }

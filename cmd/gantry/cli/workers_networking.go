@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/netip"
 	"os"
 	"strings"
@@ -51,6 +52,9 @@ func startNetworking(ctx context.Context, grp *errgroup.Group, cp controlPlane) 
 	grp.Go(func() error { return ctl.Run(ctx) })
 
 	if dnsAddrs := offToNil(cp.network.dns); len(dnsAddrs) > 0 {
+		if cp.nodeDNS != "" { // pods' resolv.conf names it (prepareNodeBridge)
+			dnsAddrs = append(dnsAddrs, net.JoinHostPort(cp.nodeDNS, "53"))
+		}
 		dnsW, err := dns.NewWorker(cp.view, dns.Config{}, dns.WorkerOptions{
 			Addrs: dnsAddrs, CaughtUp: caughtUp,
 			Ready: func(a []string) { fmt.Fprintf(cp.out, "cluster DNS on %s (udp+tcp)\n", strings.Join(a, ", ")) },
