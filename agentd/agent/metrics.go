@@ -8,30 +8,12 @@ import (
 	"github.com/gantry-sh/gantry/bus"
 )
 
-// NodeUsage is what the agent publishes on bus.MetricsSubject(node) every
-// MetricsInterval: plain NATS, not events.
-type NodeUsage struct {
-	Node string     `json:"node"`
-	Time time.Time  `json:"time"`
-	Pods []PodUsage `json:"pods"`
-}
-
-// PodUsage is one pod's containers' usage.
-type PodUsage struct {
-	Namespace  string           `json:"namespace"`
-	Name       string           `json:"name"`
-	UID        string           `json:"uid"`
-	Containers []ContainerUsage `json:"containers"`
-}
-
-// ContainerUsage is one container's usage: cumulative CPU time, the CPU
-// rate since the last sample in millicores, and the memory working set.
-type ContainerUsage struct {
-	Name          string `json:"name"`
-	CPUNanos      uint64 `json:"cpuUsageNanoseconds"`
-	CPUMillicores int64  `json:"cpuMillicores"`
-	MemoryBytes   uint64 `json:"memoryWorkingSetBytes"`
-}
+// The usage an agent publishes, as bus defines it.
+type (
+	NodeUsage      = bus.NodeUsage
+	PodUsage       = bus.PodUsage
+	ContainerUsage = bus.ContainerUsage
+)
 
 type cpuSample struct {
 	nanos uint64

@@ -138,6 +138,7 @@ func up(ctx context.Context, g *globals, o upOptions) error {
 	ready := make(chan struct{})
 	grp.Go(func() error { return svc.Run(ctx) })
 	grp.Go(func() error { return queries.Serve(ctx, conn) })
+	grp.Go(func() error { return projections.NewUsage().Serve(ctx, conn) })
 	grp.Go(func() error { return proj.Run(ctx) })
 	grp.Go(func() error { return serveMetrics(ctx, o.metrics, reg, ready) })
 	grp.Go(func() error {

@@ -10,29 +10,12 @@ import (
 	"github.com/gantry-sh/gantry/bus"
 )
 
-// NodeUsage is the JSON an agent publishes on bus.MetricsSubject(node)
-// (agentd/agent.NodeUsage; decoded here so workers never import agentd).
-type NodeUsage struct {
-	Node string     `json:"node"`
-	Time time.Time  `json:"time"`
-	Pods []PodUsage `json:"pods"`
-}
-
-// PodUsage is one pod's containers' usage.
-type PodUsage struct {
-	Namespace  string           `json:"namespace"`
-	Name       string           `json:"name"`
-	UID        string           `json:"uid"`
-	Containers []ContainerUsage `json:"containers"`
-}
-
-// ContainerUsage is one container's CPU rate (millicores) and memory
-// working set.
-type ContainerUsage struct {
-	Name          string `json:"name"`
-	CPUMillicores int64  `json:"cpuMillicores"`
-	MemoryBytes   uint64 `json:"memoryWorkingSetBytes"`
-}
+// The usage an agent publishes, as bus defines it.
+type (
+	NodeUsage      = bus.NodeUsage
+	PodUsage       = bus.PodUsage
+	ContainerUsage = bus.ContainerUsage
+)
 
 // PodMetric is a pod's latest usage, its containers summed.
 type PodMetric struct {

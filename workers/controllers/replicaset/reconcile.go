@@ -47,8 +47,29 @@ func Reconcile(rs *appsv1.ReplicaSet, pods []*corev1.Pod, env Env) (Result, erro
 	if rs.DeletionTimestamp == nil {
 		res.Create, res.Delete = scale(rs, active, env)
 	}
-	res.Status, res.RequeueAfter = calculateStatus(rs, claim.owned, env.Now)
+	// The status counts the pods that stay: a pod this reconcile deletes is
+	// no longer available, and reporting it for the moment until its
+	// deletion is folded let a rollout trust a replica about to vanish.
+	res.Status, res.RequeueAfter = calculateStatus(rs, without(claim.owned, res.Delete), env.Now)
 	return res, nil
+}
+
+// without returns pods minus those in gone (by UID).
+func without(pods, gone []*corev1.Pod) []*corev1.Pod {
+	if len(gone) == 0 {
+		return pods
+	}
+	drop := make(map[string]bool, len(gone))
+	for _, p := range gone {
+		drop[string(p.UID)] = true
+	}
+	out := make([]*corev1.Pod, 0, len(pods))
+	for _, p := range pods {
+		if !drop[string(p.UID)] {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // scale returns the pods to create or delete to reach spec.replicas.

@@ -208,3 +208,18 @@ func TestBurstLimit(t *testing.T) {
 		t.Fatalf("created %d, err %v", len(res.Create), err)
 	}
 }
+
+// A pod the reconcile deletes no longer counts in the status it returns:
+// a ReplicaSet scaled to 0 never reports an available replica that is on
+// its way out (a rollout undo trusted one and dropped below its minimum).
+func TestStatusLeavesOutPodsBeingDeleted(t *testing.T) {
+	rs := makeRS(0, 0)
+	p := makePod("a", rs, onNode("n1"), phase(corev1.PodRunning), readyAt(t0.Add(-time.Minute)))
+	res, err := Reconcile(rs, []*corev1.Pod{p}, env())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Delete) != 1 || res.Status.AvailableReplicas != 0 || res.Status.ReadyReplicas != 0 || res.Status.Replicas != 0 {
+		t.Fatalf("delete %d, status %+v: want the deleted pod left out", len(res.Delete), res.Status)
+	}
+}
