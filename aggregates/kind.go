@@ -102,5 +102,5 @@ func (r *Registry) Kinds() []*Kind { return r.kinds }
 func Builtin() *Registry {
 	return NewRegistry(Namespace(), ConfigMap(), Secret(), Pod(), ReplicaSet(), Deployment(), Service(),
 		Node(), DaemonSet(), StatefulSet(), Job(), CronJob(), EndpointSlice(), Ingress(),
-		ResourceQuota(), LimitRange(), HorizontalPodAutoscaler())
+		ResourceQuota(), LimitRange(), HorizontalPodAutoscaler(), IngressClass())
 }

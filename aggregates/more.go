@@ -210,3 +210,20 @@ func HorizontalPodAutoscaler() *Kind {
 		},
 	}
 }
+
+// IngressClass rules: cluster-scoped; a controller name. Gantry's ingress
+// serves the class named "gantry" (and Ingresses naming no class).
+func IngressClass() *Kind {
+	return &Kind{
+		Name: "IngressClass", Token: "ingressclass", Plural: "ingressclasses",
+		Group: "networking.k8s.io", Version: "v1",
+		Verbs: []string{VerbPatch},
+		New:   func() Object { return &networkingv1.IngressClass{} },
+		Validate: func(o Object) field.ErrorList {
+			if o.(*networkingv1.IngressClass).Spec.Controller == "" {
+				return field.ErrorList{field.Required(field.NewPath("spec", "controller"), "the controller that implements the class")}
+			}
+			return nil
+		},
+	}
+}

@@ -43,9 +43,10 @@ type node struct {
 func startUp(t *testing.T, home string) *node {
 	t.Helper()
 	n := &node{t: t, home: home, log: &bytes.Buffer{}}
-	// No local agent (no containerd or images needed here) and no
-	// dashboard port; every control-plane worker runs.
-	n.cmd = exec.Command(gantryBin, "up", "--listen", "127.0.0.1:0", "--metrics", "127.0.0.1:0", "--dashboard", "", "--agent=false", "--data", filepath.Join(home, "data"))
+	// No local agent (no containerd or images needed here), no dashboard,
+	// DNS and ingress on ports the kernel picks; every other worker runs.
+	n.cmd = exec.Command(gantryBin, "up", "--listen", "127.0.0.1:0", "--metrics", "127.0.0.1:0", "--dashboard", "", "--agent=false",
+		"--dns", "127.0.0.1:0", "--ingress-http", "127.0.0.1:0", "--ingress-https", "127.0.0.1:0", "--data", filepath.Join(home, "data"))
 	n.cmd.Env = append(os.Environ(), "GANTRY_HOME="+home)
 	n.cmd.Stdout, n.cmd.Stderr = n.log, n.log
 	_ = os.Remove(filepath.Join(home, "config"))
@@ -113,7 +114,7 @@ func (n *node) stop() {
 	}
 }
 
-const everything = "ns,cm,secret,deploy,rs,svc,endpointslices,pod"
+const everything = "ns,cm,secret,deploy,rs,svc,endpointslices,pod,ingressclass,ingress"
 
 // quiesce waits until the controllers stop appending (the head sequence
 // holds still for a second), bounded.
@@ -140,12 +141,13 @@ func TestRestartRebuildsFromTheStream(t *testing.T) {
 	home := t.TempDir()
 	n := startUp(t, home)
 	out := n.must("apply", "-f", "testdata/app.yaml")
-	for _, want := range []string{"namespace/shop created", "deployment.apps/web created", "service/web created", "secret/db created"} {
+	for _, want := range []string{"namespace/shop created", "deployment.apps/web created", "service/web created", "secret/db created",
+		"ingressclass.networking.k8s.io/gantry created", "ingress.networking.k8s.io/web created"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("apply output lacks %q:\n%s", want, out)
 		}
 	}
-	if out := n.must("apply", "-f", "testdata/app.yaml"); strings.Count(out, "unchanged") != 5 {
+	if out := n.must("apply", "-f", "testdata/app.yaml"); strings.Count(out, "unchanged") != strings.Count(out, "\n") {
 		t.Errorf("second apply should change nothing:\n%s", out)
 	}
 	n.must("scale", "deployment/web", "-n", "shop", "--replicas", "5", "--reason", "load test")
