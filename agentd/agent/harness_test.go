@@ -171,6 +171,10 @@ func (c *cluster) do(t testing.TB, kind, verb string, cmd aggregates.Command) bu
 	if err != nil {
 		t.Fatalf("%s %s %s: %v", verb, kind, cmd.Name, err)
 	}
+	// Read your writes: the test's next look at the view sees this command.
+	if err := c.view.WaitFor(ctx, r.Seq); err != nil {
+		t.Fatalf("%s %s %s: %v", verb, kind, cmd.Name, err)
+	}
 	return r
 }
 

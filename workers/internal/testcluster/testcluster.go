@@ -102,11 +102,17 @@ func (c *Cluster) CaughtUp(ctx context.Context) error {
 	return c.View.WaitFor(ctx, head)
 }
 
-// Do sends a command as user/test.
+// Do sends a command as user/test and waits until the view has folded
+// the event it caused (read your writes: the test's next look at the view
+// sees it).
 func (c *Cluster) Do(kind, verb string, cmd aggregates.Command) (bus.Reply, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	return c.Client.Do(ctx, kind, verb, cmd, bus.CommandMeta{})
+	r, err := c.Client.Do(ctx, kind, verb, cmd, bus.CommandMeta{})
+	if err != nil {
+		return r, err
+	}
+	return r, c.View.WaitFor(ctx, r.Seq)
 }
 
 // MustDo sends a command and fails the test if it is refused.
