@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
+
 	"github.com/gantry-sh/gantry/bus"
 	"github.com/gantry-sh/gantry/projections"
 )
@@ -41,5 +43,17 @@ func TestTopServesLatestUsage(t *testing.T) {
 	}, "the latest sample of both nodes")
 	if got := resp.Nodes[0].Pods[0].Containers[0]; got.CPUMillicores != 250 || got.MemoryBytes != 64<<20 {
 		t.Fatalf("usage = %+v", got)
+	}
+}
+
+func TestPodSummary(t *testing.T) {
+	p := &corev1.Pod{Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "a"}, {Name: "b"}}},
+		Status: corev1.PodStatus{Phase: corev1.PodRunning, ContainerStatuses: []corev1.ContainerStatus{
+			{Name: "a", Ready: true, RestartCount: 1},
+			{Name: "b", RestartCount: 4, State: corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "CrashLoopBackOff"}}},
+		}}}
+	ready, restarts, status := projections.PodSummary(p)
+	if ready != 1 || restarts != 5 || status != "CrashLoopBackOff" {
+		t.Fatalf("PodSummary = %d, %d, %q", ready, restarts, status)
 	}
 }

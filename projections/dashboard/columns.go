@@ -11,6 +11,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	networkingv1 "k8s.io/api/networking/v1"
+
+	"github.com/gantry-sh/gantry/projections"
 )
 
 // Cell is one table cell; Tone ("ok", "warn", "bad" or "") colours it, and
@@ -87,27 +89,7 @@ func ratio(ready, want int32) Cell {
 }
 
 func podCells(o *corev1.Pod) []Cell {
-	ready, restarts := int32(0), int32(0)
-	for _, cs := range o.Status.ContainerStatuses {
-		if cs.Ready {
-			ready++
-		}
-		restarts += cs.RestartCount
-	}
-	status := string(o.Status.Phase)
-	if status == "" {
-		status = "Pending"
-	}
-	for _, cs := range o.Status.ContainerStatuses {
-		if w := cs.State.Waiting; w != nil && w.Reason != "" {
-			status = w.Reason
-		} else if t := cs.State.Terminated; t != nil && t.Reason != "" && o.Status.Phase != corev1.PodSucceeded {
-			status = t.Reason
-		}
-	}
-	if o.DeletionTimestamp != nil {
-		status = "Terminating"
-	}
+	ready, restarts, status := projections.PodSummary(o)
 	return []Cell{
 		ratio(ready, int32(len(o.Spec.Containers))),
 		{Text: status, Tone: podTone(status)},

@@ -17,6 +17,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/duration"
 
 	"github.com/gantry-sh/gantry/aggregates"
+	"github.com/gantry-sh/gantry/projections"
 )
 
 // columns of one kind: headers, wide-only headers, and the row of an object.
@@ -73,27 +74,7 @@ func deref(p *int32) int32 {
 }
 
 func podRow(o *corev1.Pod) ([]string, []string) {
-	ready, restarts := 0, int32(0)
-	for _, cs := range o.Status.ContainerStatuses {
-		if cs.Ready {
-			ready++
-		}
-		restarts += cs.RestartCount
-	}
-	status := string(o.Status.Phase)
-	if status == "" {
-		status = "Pending"
-	}
-	for _, cs := range o.Status.ContainerStatuses {
-		if w := cs.State.Waiting; w != nil && w.Reason != "" {
-			status = w.Reason
-		} else if t := cs.State.Terminated; t != nil && t.Reason != "" && o.Status.Phase != corev1.PodSucceeded {
-			status = t.Reason
-		}
-	}
-	if o.DeletionTimestamp != nil {
-		status = "Terminating"
-	}
+	ready, restarts, status := projections.PodSummary(o)
 	ip, node := or(o.Status.PodIP, "<none>"), or(o.Spec.NodeName, "<none>")
 	return []string{fmt.Sprintf("%d/%d", ready, len(o.Spec.Containers)), status, fmt.Sprint(restarts)}, []string{ip, node}
 }
