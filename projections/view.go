@@ -41,14 +41,9 @@ type View struct {
 
 	mu      sync.RWMutex
 	objects map[string]map[string]*Entry // kind token → "ns/name"
-	applied uint64
-	waiters []waiter
 	subs    []func(Change)
-}
 
-type waiter struct {
-	seq uint64
-	ch  chan struct{}
+	progress Progress // the last event folded
 }
 
 // NewView makes an empty view; sealer opens Secret data (nil: left sealed).
@@ -103,10 +98,9 @@ func (v *View) Fold(e bus.Envelope) error {
 		entry := ch.Entry
 		byKey[key] = &entry
 	}
-	v.applied = e.Seq
-	v.wake()
 	subs := v.subs
 	v.mu.Unlock()
+	v.progress.Advance(e.Seq)
 	for _, fn := range subs {
 		fn(ch)
 	}
@@ -115,50 +109,17 @@ func (v *View) Fold(e bus.Envelope) error {
 
 // Advance records that the stream holds nothing new up to seq (an empty
 // stream, or a point-in-time view cut between events).
-func (v *View) Advance(seq uint64) {
-	v.mu.Lock()
-	if seq > v.applied {
-		v.applied = seq
-		v.wake()
-	}
-	v.mu.Unlock()
-}
-
-func (v *View) wake() {
-	kept := v.waiters[:0]
-	for _, w := range v.waiters {
-		if w.seq <= v.applied {
-			close(w.ch)
-		} else {
-			kept = append(kept, w)
-		}
-	}
-	v.waiters = kept
-}
+func (v *View) Advance(seq uint64) { v.progress.Advance(seq) }
 
 // Applied is the sequence of the last event folded.
-func (v *View) Applied() uint64 {
-	v.mu.RLock()
-	defer v.mu.RUnlock()
-	return v.applied
-}
+func (v *View) Applied() uint64 { return v.progress.Seq() }
 
 // WaitFor blocks until the view has folded seq, or ctx ends.
 func (v *View) WaitFor(ctx context.Context, seq uint64) error {
-	v.mu.Lock()
-	if v.applied >= seq {
-		v.mu.Unlock()
-		return nil
+	if err := v.progress.WaitFor(ctx, seq); err != nil {
+		return fmt.Errorf("projections: waiting for event %d: %w", seq, err)
 	}
-	ch := make(chan struct{})
-	v.waiters = append(v.waiters, waiter{seq: seq, ch: ch})
-	v.mu.Unlock()
-	select {
-	case <-ch:
-		return nil
-	case <-ctx.Done():
-		return fmt.Errorf("projections: waiting for event %d: %w", seq, ctx.Err())
-	}
+	return nil
 }
 
 // Get returns one object.

@@ -33,15 +33,15 @@ func describeCmd(g *globals) *cobra.Command {
 				return err
 			}
 			fmt.Fprintf(g.out, "%s\n", y)
-			var hist projections.EventsResponse
-			if err := client.Query(ctx(), projections.QueryHistory, projections.HistoryRequest{Kind: k.Token, Namespace: ns, Name: name}, &hist); err != nil {
+			events, err := history(client, k.Token, ns, name)
+			if err != nil {
 				return err
 			}
-			if n := len(hist.Events); n > 10 {
-				hist.Events = hist.Events[n-10:]
+			if n := len(events); n > 10 {
+				events = events[n-10:]
 			}
 			fmt.Fprintln(g.out, "Events:")
-			return printEvents(g, hist.Events, "")
+			return printEvents(g, events, "")
 		},
 	}
 }

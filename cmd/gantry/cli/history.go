@@ -29,11 +29,11 @@ func historyCmd(g *globals) *cobra.Command {
 				return err
 			}
 			defer conn.Close()
-			var resp projections.EventsResponse
-			if err := client.Query(ctx(), projections.QueryHistory, projections.HistoryRequest{Kind: k.Token, Namespace: ns, Name: name}, &resp); err != nil {
+			events, err := history(client, k.Token, ns, name)
+			if err != nil {
 				return err
 			}
-			return printEvents(g, resp.Events, output)
+			return printEvents(g, events, output)
 		},
 	}
 	c.Flags().StringVarP(&output, "output", "o", "", "json for the events as stored")
@@ -129,4 +129,11 @@ func summary(e projections.EventRecord) string {
 		s = s[:117] + "..."
 	}
 	return s
+}
+
+// history is every event of one object, oldest first.
+func history(client *bus.Client, kind, ns, name string) ([]projections.EventRecord, error) {
+	var resp projections.EventsResponse
+	err := client.Query(ctx(), projections.QueryHistory, projections.HistoryRequest{Kind: kind, Namespace: ns, Name: name}, &resp)
+	return resp.Events, err
 }

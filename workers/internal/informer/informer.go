@@ -23,14 +23,8 @@ type Feed struct {
 	buf   []projections.Change
 	wake  chan struct{}
 
-	progress sync.Mutex
-	applied  uint64 // every change up to here has been handed to Run's fn
-	waiters  []seqWaiter
-}
-
-type seqWaiter struct {
-	seq uint64
-	ch  chan struct{}
+	// every change up to here has been handed to Run's fn
+	progress projections.Progress
 }
 
 // NewFeed registers on view for the given kinds and seeds the feed with
@@ -127,49 +121,14 @@ func (f *Feed) Run(ctx context.Context, fn func(projections.Change)) {
 	}
 }
 
-func (f *Feed) advance(seq uint64) {
-	f.progress.Lock()
-	defer f.progress.Unlock()
-	if seq <= f.applied {
-		return
-	}
-	f.applied = seq
-	kept := f.waiters[:0]
-	for _, w := range f.waiters {
-		if w.seq <= seq {
-			close(w.ch)
-		} else {
-			kept = append(kept, w)
-		}
-	}
-	f.waiters = kept
-}
+func (f *Feed) advance(seq uint64) { f.progress.Advance(seq) }
 
 // Applied is the sequence up to which every change has been handed to
 // Run's fn: the stores it feeds reflect at least that much.
-func (f *Feed) Applied() uint64 {
-	f.progress.Lock()
-	defer f.progress.Unlock()
-	return f.applied
-}
+func (f *Feed) Applied() uint64 { return f.progress.Seq() }
 
 // WaitFor blocks until Run has handed on every change up to seq, or ctx ends.
-func (f *Feed) WaitFor(ctx context.Context, seq uint64) error {
-	f.progress.Lock()
-	if f.applied >= seq {
-		f.progress.Unlock()
-		return nil
-	}
-	ch := make(chan struct{})
-	f.waiters = append(f.waiters, seqWaiter{seq: seq, ch: ch})
-	f.progress.Unlock()
-	select {
-	case <-ch:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
+func (f *Feed) WaitFor(ctx context.Context, seq uint64) error { return f.progress.WaitFor(ctx, seq) }
 
 // IndexFunc names the index values of an object.
 type IndexFunc[T any] func(*T) []string
