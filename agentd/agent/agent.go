@@ -25,6 +25,8 @@ type Runtime interface {
 	EmptyDir(uid, vol string, medium corev1.StorageMedium, sizeLimit *resource.Quantity) (string, error)
 	FilesDir(uid, vol string, files map[string][]byte, mode os.FileMode) (string, error)
 	Usage(ctx context.Context) (map[string][]runtime.ContainerUsage, error) // by pod uid
+	// OnExit calls exited once when the container's running attempt ends.
+	OnExit(ctx context.Context, uid, name string, exited func()) (cancel func(), err error)
 }
 
 var _ Runtime = (*runtime.Containerd)(nil)

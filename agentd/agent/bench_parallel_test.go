@@ -103,9 +103,9 @@ func BenchmarkParallelPods(b *testing.B) {
 	b.ReportMetric(share, "idle-cpu-%core")
 	b.ReportMetric(mib(mem.RSS), "idle-rss-MiB")
 	b.ReportMetric(mib(st.HeapInuse), "idle-heapinuse-MiB")
-	b.Logf("%d pods: all accepted after %s, all Running after %s; idle agent over %s: CPU %s (%.2f%% of a core), %s, Go heap alloc %.1f MiB in use %.1f MiB, runtime sys %.1f MiB, %d goroutines; before any pod: %s",
+	b.Logf("%d pods: all accepted after %s, all Running after %s; idle agent over %s: CPU %s (%.2f%% of a core), %s, Go heap alloc %.1f MiB (live after a GC %.1f) in use %.1f MiB, stacks %.1f MiB, runtime sys %.1f MiB, %d goroutines; before any pod: %s",
 		len(names), accepted.Round(time.Millisecond), allRunning.Round(time.Millisecond), window.Round(time.Millisecond), cpu, share,
-		mem, mib(st.HeapAlloc), mib(st.HeapInuse), mib(st.Sys), st.Goroutines, memNoPods)
+		mem, mib(st.HeapAlloc), mib(st.HeapLive), mib(st.HeapInuse), mib(st.StackInuse), mib(st.Sys), st.Goroutines, memNoPods)
 
 	for _, name := range append(names, "warm") {
 		c.do(b, "pod", "delete", aggregates.Command{Name: name, GracePeriodSeconds: new(int64)})

@@ -48,10 +48,16 @@ type childConfig struct {
 // childStats is the child's Go memory, read in the child.
 type childStats struct {
 	HeapAlloc, HeapInuse, HeapSys, Sys uint64
+	StackInuse                         uint64
+	HeapLive                           uint64 // HeapAlloc right after a forced GC
 	Goroutines                         int
 }
 
 func runChild() int {
+	if r, err := strconv.Atoi(os.Getenv("GANTRY_AGENT_CHILD_MEMPROFILERATE")); err == nil {
+		goruntime.MemProfileRate = r // finer heap profiles (-agent-cpuprofile writes FILE.heap)
+	}
+	agent.TuneProcessGC() // as `gantry agent` does
 	var cfg childConfig
 	if err := json.Unmarshal([]byte(os.Getenv(envChild)), &cfg); err != nil {
 		fmt.Fprintln(os.Stderr, "child agent: config:", err)
@@ -131,7 +137,11 @@ func childAgent(cfg childConfig) error {
 				}
 				var m goruntime.MemStats
 				goruntime.ReadMemStats(&m)
-				b, _ := json.Marshal(childStats{HeapAlloc: m.HeapAlloc, HeapInuse: m.HeapInuse, HeapSys: m.HeapSys, Sys: m.Sys, Goroutines: goruntime.NumGoroutine()})
+				st := childStats{HeapAlloc: m.HeapAlloc, HeapInuse: m.HeapInuse, HeapSys: m.HeapSys, Sys: m.Sys, StackInuse: m.StackInuse, Goroutines: goruntime.NumGoroutine()}
+				goruntime.GC()
+				goruntime.ReadMemStats(&m)
+				st.HeapLive = m.HeapAlloc
+				b, _ := json.Marshal(st)
 				fmt.Println(string(b))
 			}
 		}

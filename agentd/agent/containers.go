@@ -39,8 +39,8 @@ type ctrState struct {
 	last                    *corev1.ContainerStateTerminated // the attempt before the current one
 
 	probes   *probeSet
-	waiter   int           // attempt a waiter goroutine watches
-	waitDone chan struct{} // closed when that waiter has returned
+	waiter   int           // attempt whose exit is watched (runtime OnExit)
+	waitDone chan struct{} // closed when that watch has fired
 	killing  int           // attempt being stopped after a probe failure
 }
 
@@ -210,11 +210,13 @@ func (w *podWorker) watch(ctx context.Context, pod *corev1.Pod, c corev1.Contain
 	if cs.waiter != attempt {
 		done := make(chan struct{})
 		cs.waiter, cs.waitDone = attempt, done
-		go func() {
-			_, _ = w.a.rt.WaitContainer(ctx, w.uid, c.Name)
-			close(done)
-			w.poke()
-		}()
+		exited := func() { close(done); w.poke() }
+		cancel, err := w.a.rt.OnExit(ctx, w.uid, c.Name, exited)
+		if err != nil {
+			exited()
+		} else {
+			context.AfterFunc(ctx, cancel)
+		}
 	}
 	if cs.probes == nil || cs.probes.attempt != attempt {
 		cs.stopProbes()

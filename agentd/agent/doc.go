@@ -35,8 +35,9 @@
 // pods running; a new agent adopts them (same netns and IP, containers
 // untouched) and removes pods that were deleted while it was down.
 //
-// Idle cost: a running container's exit wakes its worker (a waiter per
-// attempt), so a resync reads from containerd only what no waiter covers,
+// Idle cost: a running container's exit wakes its worker (Runtime.OnExit:
+// one containerd event subscription for the node, no goroutine or stream
+// per container), so a resync reads from containerd only what no watch covers,
 // and everything at least every fullObserve resyncs; the node IP is
 // detected once a minute (nodeIPTTL), not per status.
 //

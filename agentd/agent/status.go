@@ -11,6 +11,13 @@ import (
 	"github.com/gantry-sh/gantry/agentd/runtime"
 )
 
+// Why a pod is not set up, as the kubelet's events name it: the pod's
+// status.reason and its PodReadyToStartContainers condition carry it.
+const (
+	ReasonFailedCreatePodSandBox = "FailedCreatePodSandBox"
+	ReasonFailedMount            = "FailedMount"
+)
+
 // status is the pod's observed status, from what the worker knows.
 func (w *podWorker) status(pod *corev1.Pod) corev1.PodStatus {
 	now := w.a.cfg.Clock.Now()
@@ -49,7 +56,7 @@ func (w *podWorker) status(pod *corev1.Pod) corev1.PodStatus {
 	}
 	st.Phase = phase(pod.Spec.RestartPolicy, initialized, initFailed, st.ContainerStatuses, w.podErr)
 	if w.podErr != "" {
-		st.Message = w.podErr
+		st.Reason, st.Message = w.podReason, w.podErr
 	}
 	st.Conditions = w.conditions(pod, initialized, st, now)
 	return st
@@ -152,6 +159,8 @@ func (w *podWorker) conditions(pod *corev1.Pod, initialized bool, st corev1.PodS
 		cond(corev1.PodInitialized, initialized, "ContainersNotInitialized", "containers with incomplete status: "+incompleteInit(st)),
 		cond(corev1.ContainersReady, ready, "ContainersNotReady", "containers with unready status: ["+strings.Join(notReady, " ")+"]"),
 		cond(corev1.PodReady, ready, "ContainersNotReady", "containers with unready status: ["+strings.Join(notReady, " ")+"]"),
+		// The sandbox (netns, network, pod files) is set up.
+		cond(corev1.PodReadyToStartContainers, w.info.IP != "", w.podReason, w.podErr),
 	}
 	if st.Phase == corev1.PodSucceeded || st.Phase == corev1.PodFailed {
 		for i := 2; i < 4; i++ {

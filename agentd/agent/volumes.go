@@ -39,7 +39,7 @@ func (w *podWorker) ensureVolumes(ctx context.Context, pod *corev1.Pod) bool {
 				w.a.cfg.Log.Warn("agent: refresh volume", "pod", w.key(), "volume", v.Name, "err", err)
 				continue
 			}
-			w.podErr = fmt.Sprintf("volume %q: %v", v.Name, err)
+			w.podErr, w.podReason = fmt.Sprintf("volume %q: %v", v.Name, err), ReasonFailedMount
 			w.wakeAt(now.Add(w.a.cfg.Backoff.Base))
 			return false
 		}
@@ -48,7 +48,7 @@ func (w *podWorker) ensureVolumes(ctx context.Context, pod *corev1.Pod) bool {
 			w.volumes[v.Name] = vol
 		}
 	}
-	w.podErr = ""
+	w.podErr, w.podReason = "", ""
 	return true
 }
 

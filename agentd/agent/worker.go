@@ -33,13 +33,21 @@ type podWorker struct {
 	gone bool
 
 	// Owned by the worker goroutine.
-	ctrs     map[string]*ctrState
-	info     runtime.PodInfo
-	podErr   string // why the sandbox or a volume could not be set up
-	volumes  map[string]*volume
-	prev     corev1.PodStatus // the status last reported (or found on adoption)
-	lastSent []byte
-	nextWake time.Time
+	ctrs      map[string]*ctrState
+	info      runtime.PodInfo
+	podErr    string // why the sandbox or a volume could not be set up
+	podReason string // podErr's kind: ReasonFailedCreatePodSandBox, ReasonFailedMount
+	volumes   map[string]*volume
+	prev      corev1.PodStatus // the status last reported (or found on adoption)
+	lastSent  []byte
+	nextWake  time.Time
+
+	// A sandbox that could not be set up (the pod network failed) is
+	// retried with Backoff, not at every wake-up: the worker's own status
+	// reports and resyncs do not bring the retry forward.
+	sandboxErr   string
+	sandboxDelay time.Duration
+	sandboxNext  time.Time
 }
 
 func newPodWorker(a *Agent, pod *corev1.Pod) *podWorker {
@@ -144,15 +152,24 @@ func (w *podWorker) ensureSandbox(ctx context.Context, pod *corev1.Pod) bool {
 	if w.info.IP != "" {
 		return true
 	}
-	info, err := w.a.rt.RunPod(ctx, w.podSpec(pod), w.firstStarts(ctx, pod)...)
-	if err != nil {
-		w.podErr = err.Error()
-		w.volumes = map[string]*volume{} // RunPod's clean-up removed the pod's directory, volumes too: prepare them again
-		w.a.cfg.Log.Warn("agent: pod sandbox", "pod", pod.Namespace+"/"+pod.Name, "err", err)
-		w.wakeAt(w.a.cfg.Clock.Now().Add(w.a.cfg.Backoff.Base))
+	if w.sandboxErr != "" && w.a.cfg.Clock.Now().Before(w.sandboxNext) {
+		w.podErr, w.podReason = w.sandboxErr, ReasonFailedCreatePodSandBox
+		w.wakeAt(w.sandboxNext)
 		return false
 	}
-	w.info, w.podErr = info, ""
+	info, err := w.a.rt.RunPod(ctx, w.podSpec(pod), w.firstStarts(ctx, pod)...)
+	if err != nil {
+		w.sandboxErr = "failed to set up the pod sandbox: " + err.Error()
+		w.podErr, w.podReason = w.sandboxErr, ReasonFailedCreatePodSandBox
+		w.volumes = map[string]*volume{} // RunPod's clean-up removed the pod's directory, volumes too: prepare them again
+		w.sandboxDelay = w.a.cfg.Backoff.Next(w.sandboxDelay, 0)
+		w.sandboxNext = w.a.cfg.Clock.Now().Add(w.sandboxDelay)
+		w.a.cfg.Log.Warn("agent: pod sandbox", "pod", pod.Namespace+"/"+pod.Name, "err", err, "retry in", w.sandboxDelay)
+		w.wakeAt(w.sandboxNext)
+		return false
+	}
+	w.info, w.podErr, w.podReason = info, "", ""
+	w.sandboxErr, w.sandboxDelay = "", 0
 	return true
 }
 

@@ -94,22 +94,27 @@ func (r *Containerd) killTask(ctx context.Context, c client.Container) error {
 // WaitContainer blocks until the latest attempt of a container has exited
 // (or ctx ends) and returns its final status.
 func (r *Containerd) WaitContainer(ctx context.Context, uid, name string) (ContainerStatus, error) {
-	ctx = r.withNS(ctx)
-	c, err := r.container(ctx, uid, name)
-	if err != nil {
-		return ContainerStatus{}, err
-	}
-	task, err := c.Task(ctx, nil)
-	if err == nil {
-		exited, werr := task.Wait(ctx)
-		if werr != nil {
-			return ContainerStatus{}, fmt.Errorf("runtime: pod %s container %s: wait: %w", uid, name, werr)
+	for {
+		exited := make(chan struct{})
+		cancel, err := r.OnExit(ctx, uid, name, func() { close(exited) })
+		if err != nil {
+			return ContainerStatus{}, err
 		}
 		select {
 		case <-exited:
 		case <-ctx.Done():
+			cancel()
+			return ContainerStatus{}, ctx.Err()
+		}
+		st, err := r.ContainerStatus(ctx, uid, name)
+		if err != nil || st.State != StateRunning {
+			return st, err
+		}
+		// still running: the watch ended without an exit (containerd went away); watch again
+		select {
+		case <-time.After(exitRecheck):
+		case <-ctx.Done():
 			return ContainerStatus{}, ctx.Err()
 		}
 	}
-	return r.status(ctx, c)
 }

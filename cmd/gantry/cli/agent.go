@@ -56,6 +56,7 @@ func agentCmd(g *globals) *cobra.Command {
 				}
 				url = cfg.Server
 			}
+			agent.TuneProcessGC()
 			conn, err := bus.Connect(url, "gantry-agent")
 			if err != nil {
 				return err

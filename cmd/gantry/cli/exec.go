@@ -40,7 +40,7 @@ func execCmd(g *globals) *cobra.Command {
 	f := c.Flags()
 	f.StringVarP(&req.Container, "container", "c", "", "container (default: the first)")
 	f.BoolVarP(&req.Stdin, "stdin", "i", false, "pass stdin to the command")
-	f.BoolVarP(&req.TTY, "tty", "t", false, "allocate a terminal (no window resizing)")
+	f.BoolVarP(&req.TTY, "tty", "t", false, "allocate a terminal, with -i (no window resizing)")
 	return c
 }
 
@@ -64,7 +64,9 @@ func (g *globals) exec(name string, command []string, req agent.ExecRequest) (in
 	if req.Stdin {
 		in = g.in
 	}
-	if f, ok := g.in.(*os.File); ok && req.TTY && term.IsTerminal(int(f.Fd())) {
+	// As kubectl: a terminal only with -i, since raw mode passes ^C on as a
+	// byte, and without -i no byte reaches the command to interrupt it.
+	if f, ok := g.in.(*os.File); ok && req.TTY && req.Stdin && term.IsTerminal(int(f.Fd())) {
 		old, err := term.MakeRaw(int(f.Fd()))
 		if err == nil {
 			defer term.Restore(int(f.Fd()), old)
