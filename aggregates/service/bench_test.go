@@ -54,6 +54,29 @@ func BenchmarkCommands(b *testing.B) {
 	}
 }
 
+// BenchmarkCommandsOneConnection: one client — one NATS connection, as
+// one `gantry` process or one controller has — with several commands in
+// flight on it (a window of 16 or 64 goroutines sharing the connection,
+// each on its own object), against one synchronous raw publisher of
+// same-sized messages in alternating rounds. cmd/raw1 is the ratio the
+// issue's goal names (≥ 0.5 of raw synchronous publish, one client).
+//
+//	go test ./aggregates/service -run '^$' -bench CommandsOneConnection -benchtime 4000x
+func BenchmarkCommandsOneConnection(b *testing.B) {
+	for _, transport := range []string{"inproc", "tcp"} {
+		b.Run(transport, func(b *testing.B) {
+			p := startPlane(b, transport)
+			for _, op := range benchOps {
+				for _, window := range []int{1, 16, 64} {
+					b.Run(fmt.Sprintf("%s/inflight=%d", op.name, window), func(b *testing.B) {
+						p.runShared(b, op, window)
+					})
+				}
+			}
+		})
+	}
+}
+
 const (
 	benchNS      = "bench"
 	benchObjects = 64 // one deployment per client
@@ -251,15 +274,57 @@ func (p *plane) run(b *testing.B, op benchOp, n int) {
 	b.ReportMetric(float64(size), "evt-B")
 }
 
+// runShared is run with n goroutines sharing the first connection, and
+// one raw publisher.
+func (p *plane) runShared(b *testing.B, op benchOp, n int) {
+	const rounds = 4
+	per := max(1, b.N/n/rounds)
+	var lat []time.Duration
+	var cmdTime, rawTime time.Duration
+	size := 0
+	b.ResetTimer()
+	for range rounds {
+		took, l := p.commandRoundOn(b, op, n, per, true)
+		cmdTime += took
+		lat = append(lat, l...)
+		b.StopTimer()
+		if size == 0 {
+			size = p.eventSize(b, op.subject(p, 0))
+		}
+		rawTime += p.rawPublish(b, 1, per*n, size)
+		b.StartTimer()
+	}
+	b.StopTimer()
+	total := float64(per * n * rounds)
+	cmds, raw := total/cmdTime.Seconds(), total/rawTime.Seconds()
+	slices.Sort(lat)
+	b.ReportMetric(cmds, "cmds/s")
+	b.ReportMetric(raw, "raw1/s")
+	b.ReportMetric(cmds/raw, "cmd/raw1")
+	b.ReportMetric(float64(lat[len(lat)/2].Microseconds()), "p50-µs")
+	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds()), "p99-µs")
+	b.ReportMetric(float64(size), "evt-B")
+}
+
 // commandRound sends per commands from each of n clients and returns how
 // long it took and every round trip.
 func (p *plane) commandRound(b *testing.B, op benchOp, n, per int) (time.Duration, []time.Duration) {
+	return p.commandRoundOn(b, op, n, per, false)
+}
+
+// commandRoundOn is commandRound with the n senders on connections of
+// their own, or all on the first connection when shared.
+func (p *plane) commandRoundOn(b *testing.B, op benchOp, n, per int, shared bool) (time.Duration, []time.Duration) {
 	lat := make([][]time.Duration, n)
 	var firstErr atomic.Value
 	var wg sync.WaitGroup
 	start := time.Now()
 	for i := range n {
-		cl := bus.NewClient(p.clients[i], bus.Identity{Source: "user/bench"})
+		conn := p.clients[i]
+		if shared {
+			conn = p.clients[0]
+		}
+		cl := bus.NewClient(conn, bus.Identity{Source: "user/bench"})
 		lat[i] = make([]time.Duration, 0, per)
 		wg.Add(1)
 		go func() {
