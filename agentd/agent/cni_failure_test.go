@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -35,7 +34,7 @@ func TestPodNetworkFailure(t *testing.T) {
 	const bridge, cidr, onlyIP = "gantrye3", "10.244.93.0/30", "10.244.93.2"
 	t.Cleanup(func() { _ = exec.Command("ip", "link", "del", bridge).Run() })
 	c := startCluster(t)
-	n := prepareNetNode(t, cni.Config{Name: "gantry-e2e-full", Bridge: bridge, Subnet: cidr})
+	n := prepareNetNode(t, fmt.Sprintf("gantry-e2e-net-%d", os.Getpid()), cni.Config{Name: "gantry-e2e-full", Bridge: bridge, Subnet: cidr})
 	rt := &sandboxAttempts{Containerd: n.rt, failed: map[string][]attempt{}}
 	n.startWith(t, c, rt)
 
@@ -122,48 +121,6 @@ containers:
 	c.waitPod(t, "second", 30*time.Second, "gone", gone)
 	n.assertNoLeaks(t)
 	waitBridgePorts(t, bridge, 0)
-}
-
-// prepareNetNode is prepareNode with the node's own pod network.
-func prepareNetNode(t *testing.T, netCfg cni.Config) *node {
-	t.Helper()
-	n := &node{dir: t.TempDir(), ns: fmt.Sprintf("gantry-e2e-net-%d", os.Getpid())}
-	netCfg.DataDir, netCfg.NetnsDir = filepath.Join(n.dir, "cni"), filepath.Join(n.dir, "netns")
-	var err error
-	if n.net, err = cni.New(netCfg); err != nil {
-		t.Fatal(err)
-	}
-	if n.rt, err = runtime.New(runtime.Options{Client: daemon.Client, Namespace: n.ns, DataDir: filepath.Join(n.dir, "agent"), Network: n.net}); err != nil {
-		t.Fatal(err)
-	}
-	n.cfg = agent.Config{
-		NodeName: testNode, PodCIDR: netCfg.Subnet, Labels: map[string]string{"zone": "test"},
-		ClusterDNS:    []string{"10.96.0.10"},
-		LeaseInterval: 500 * time.Millisecond, MetricsInterval: 500 * time.Millisecond, ResyncInterval: time.Second,
-		Backoff: agent.Backoff{Base: 300 * time.Millisecond, Max: 2 * time.Second},
-		Log:     slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
-	}
-	t.Cleanup(func() { n.cleanup(t) })
-	return n
-}
-
-// startWith is start with the agent on rt (n.rt wrapped).
-func (n *node) startWith(t *testing.T, c *cluster, rt agent.Runtime) {
-	t.Helper()
-	a, err := agent.New(c.conn, rt, n.cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	n.agent, n.cancel, n.done = a, cancel, make(chan error, 1)
-	go func() { n.done <- a.Run(ctx) }()
-	select {
-	case <-a.Ready():
-	case err := <-n.done:
-		t.Fatalf("agent stopped: %v", err)
-	case <-time.After(30 * time.Second):
-		t.Fatal("agent not ready within 30s")
-	}
 }
 
 // leaksOf lists what a pod whose sandbox failed left on the node, which

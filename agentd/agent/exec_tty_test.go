@@ -16,7 +16,7 @@ import (
 // TestExecTTY: an exec with a terminal (gantry exec -t, and -i -t) goes
 // through the agent's NATS protocol the way the CLI drives it
 // (agent.Exec): the process runs on a pseudo-terminal (tty names a
-// /dev/pts device, stty reads its size), output comes back with the
+// /dev/pts device), output comes back with the
 // terminal's CRLF line endings, typed input is echoed and reaches the
 // process, and the exit code is carried back.
 func TestExecTTY(t *testing.T) {

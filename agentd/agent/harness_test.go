@@ -266,19 +266,24 @@ func newNode(t testing.TB, c *cluster) *node {
 // pods leave at cleanup) without starting an agent.
 func prepareNode(t testing.TB) *node {
 	t.Helper()
-	n := &node{dir: t.TempDir(), ns: fmt.Sprintf("gantry-e2e-%d", os.Getpid())}
+	return prepareNetNode(t, fmt.Sprintf("gantry-e2e-%d", os.Getpid()), cni.Config{Name: "gantry-e2e", Bridge: testBridge, Subnet: testCIDR})
+}
+
+// prepareNetNode is prepareNode on the pod network netCfg, in containerd
+// namespace ns.
+func prepareNetNode(t testing.TB, ns string, netCfg cni.Config) *node {
+	t.Helper()
+	n := &node{dir: t.TempDir(), ns: ns}
+	netCfg.DataDir, netCfg.NetnsDir = filepath.Join(n.dir, "cni"), filepath.Join(n.dir, "netns")
 	var err error
-	n.net, err = cni.New(cni.Config{Name: "gantry-e2e", Bridge: testBridge, Subnet: testCIDR,
-		DataDir: filepath.Join(n.dir, "cni"), NetnsDir: filepath.Join(n.dir, "netns")})
-	if err != nil {
+	if n.net, err = cni.New(netCfg); err != nil {
 		t.Fatal(err)
 	}
-	n.rt, err = runtime.New(runtime.Options{Client: daemon.Client, Namespace: n.ns, DataDir: filepath.Join(n.dir, "agent"), Network: n.net})
-	if err != nil {
+	if n.rt, err = runtime.New(runtime.Options{Client: daemon.Client, Namespace: n.ns, DataDir: filepath.Join(n.dir, "agent"), Network: n.net}); err != nil {
 		t.Fatal(err)
 	}
 	n.cfg = agent.Config{
-		NodeName: testNode, PodCIDR: testCIDR, Labels: map[string]string{"zone": "test"},
+		NodeName: testNode, PodCIDR: netCfg.Subnet, Labels: map[string]string{"zone": "test"},
 		ClusterDNS:    []string{"10.96.0.10"},
 		LeaseInterval: 500 * time.Millisecond, MetricsInterval: 500 * time.Millisecond, ResyncInterval: time.Second,
 		Backoff: agent.Backoff{Base: 300 * time.Millisecond, Max: 2 * time.Second},
@@ -288,9 +293,12 @@ func prepareNode(t testing.TB) *node {
 	return n
 }
 
-func (n *node) start(t testing.TB, c *cluster) {
+func (n *node) start(t testing.TB, c *cluster) { n.startWith(t, c, n.rt) }
+
+// startWith is start with the agent on rt (n.rt, or a wrapper of it).
+func (n *node) startWith(t testing.TB, c *cluster, rt agent.Runtime) {
 	t.Helper()
-	a, err := agent.New(c.conn, n.rt, n.cfg)
+	a, err := agent.New(c.conn, rt, n.cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

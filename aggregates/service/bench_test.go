@@ -46,7 +46,7 @@ func BenchmarkCommands(b *testing.B) {
 			for _, op := range benchOps {
 				for _, n := range []int{1, 4, 16, 64} {
 					b.Run(fmt.Sprintf("%s/clients=%d", op.name, n), func(b *testing.B) {
-						p.run(b, op, n)
+						p.run(b, op, n, false)
 					})
 				}
 			}
@@ -69,7 +69,7 @@ func BenchmarkCommandsOneConnection(b *testing.B) {
 			for _, op := range benchOps {
 				for _, window := range []int{1, 16, 64} {
 					b.Run(fmt.Sprintf("%s/inflight=%d", op.name, window), func(b *testing.B) {
-						p.runShared(b, op, window)
+						p.run(b, op, window, true)
 					})
 				}
 			}
@@ -237,8 +237,10 @@ func (p *plane) connect(b *testing.B, n int) {
 }
 
 // run alternates rounds of commands and of raw publishes (so a noisy
-// neighbour hits both alike) and reports their rates.
-func (p *plane) run(b *testing.B, op benchOp, n int) {
+// neighbour hits both alike) and reports their rates: n clients with
+// connections of their own against n raw publishers, or, shared, n
+// senders on one connection against one raw publisher.
+func (p *plane) run(b *testing.B, op benchOp, n int, shared bool) {
 	const rounds = 4
 	per := max(1, b.N/n/rounds)
 	var lat []time.Duration
@@ -246,52 +248,18 @@ func (p *plane) run(b *testing.B, op benchOp, n int) {
 	size := 0
 	b.ResetTimer()
 	for range rounds {
-		took, l := p.commandRound(b, op, n, per)
+		took, l := p.commandRound(b, op, n, per, shared)
 		cmdTime += took
 		lat = append(lat, l...)
 		b.StopTimer()
 		if size == 0 {
 			size = p.eventSize(b, op.subject(p, 0))
 		}
-		rawTime += p.rawPublish(b, n, per, size)
-		b.StartTimer()
-	}
-	b.StopTimer()
-	total := float64(per * n * rounds)
-	cmds, raw := total/cmdTime.Seconds(), total/rawTime.Seconds()
-	if n == 1 {
-		p.raw1[op.name] = raw
-	}
-	slices.Sort(lat)
-	b.ReportMetric(cmds, "cmds/s")
-	b.ReportMetric(raw, "raw/s")
-	b.ReportMetric(cmds/raw, "cmd/raw")
-	if r1 := p.raw1[op.name]; r1 > 0 {
-		b.ReportMetric(cmds/r1, "cmd/raw1")
-	}
-	b.ReportMetric(float64(lat[len(lat)/2].Microseconds()), "p50-µs")
-	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds()), "p99-µs")
-	b.ReportMetric(float64(size), "evt-B")
-}
-
-// runShared is run with n goroutines sharing the first connection, and
-// one raw publisher.
-func (p *plane) runShared(b *testing.B, op benchOp, n int) {
-	const rounds = 4
-	per := max(1, b.N/n/rounds)
-	var lat []time.Duration
-	var cmdTime, rawTime time.Duration
-	size := 0
-	b.ResetTimer()
-	for range rounds {
-		took, l := p.commandRoundOn(b, op, n, per, true)
-		cmdTime += took
-		lat = append(lat, l...)
-		b.StopTimer()
-		if size == 0 {
-			size = p.eventSize(b, op.subject(p, 0))
+		if shared {
+			rawTime += p.rawPublish(b, 1, per*n, size)
+		} else {
+			rawTime += p.rawPublish(b, n, per, size)
 		}
-		rawTime += p.rawPublish(b, 1, per*n, size)
 		b.StartTimer()
 	}
 	b.StopTimer()
@@ -299,22 +267,29 @@ func (p *plane) runShared(b *testing.B, op benchOp, n int) {
 	cmds, raw := total/cmdTime.Seconds(), total/rawTime.Seconds()
 	slices.Sort(lat)
 	b.ReportMetric(cmds, "cmds/s")
-	b.ReportMetric(raw, "raw1/s")
-	b.ReportMetric(cmds/raw, "cmd/raw1")
+	switch {
+	case shared:
+		b.ReportMetric(raw, "raw1/s")
+		b.ReportMetric(cmds/raw, "cmd/raw1")
+	default:
+		if n == 1 {
+			p.raw1[op.name] = raw
+		}
+		b.ReportMetric(raw, "raw/s")
+		b.ReportMetric(cmds/raw, "cmd/raw")
+		if r1 := p.raw1[op.name]; r1 > 0 {
+			b.ReportMetric(cmds/r1, "cmd/raw1")
+		}
+	}
 	b.ReportMetric(float64(lat[len(lat)/2].Microseconds()), "p50-µs")
 	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds()), "p99-µs")
 	b.ReportMetric(float64(size), "evt-B")
 }
 
-// commandRound sends per commands from each of n clients and returns how
-// long it took and every round trip.
-func (p *plane) commandRound(b *testing.B, op benchOp, n, per int) (time.Duration, []time.Duration) {
-	return p.commandRoundOn(b, op, n, per, false)
-}
-
-// commandRoundOn is commandRound with the n senders on connections of
-// their own, or all on the first connection when shared.
-func (p *plane) commandRoundOn(b *testing.B, op benchOp, n, per int, shared bool) (time.Duration, []time.Duration) {
+// commandRound sends per commands from each of n senders, on
+// connections of their own or all on the first when shared, and returns
+// how long it took and every round trip.
+func (p *plane) commandRound(b *testing.B, op benchOp, n, per int, shared bool) (time.Duration, []time.Duration) {
 	lat := make([][]time.Duration, n)
 	var firstErr atomic.Value
 	var wg sync.WaitGroup
