@@ -7,10 +7,11 @@ import (
 
 // agentGCPercent is the collector's target for a process that runs an
 // agent alone. An idle agent with a hundred pods keeps about 5 MiB live
-// and allocates a little every resync and metrics tick; at Go's default
-// of 100 the heap in use settles near 17 MiB, at 50 near 10 MiB, with no
-// measurable change in idle CPU (BENCHMARKS.md, "100 pods on one node").
-const agentGCPercent = 50
+// and allocates a little every resync and metrics tick: at Go's default
+// of 100 its RSS settled at 52–56 MiB, at 50 at 48–50 MiB, at 25 at
+// 46.7–47.8 MiB, idle CPU 0.27–0.37 % of a core throughout (BENCHMARKS.md,
+// "100 pods on one node").
+const agentGCPercent = 25
 
 // TuneProcessGC sets the garbage collector for a process whose work is
 // one agent (`gantry agent`), unless the GOGC environment variable has
