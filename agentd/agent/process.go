@@ -8,7 +8,7 @@ import (
 // agentGCPercent is the collector's target for a process that runs an
 // agent alone. An idle agent with a hundred pods keeps about 5 MiB live
 // and allocates a little every resync and metrics tick: at Go's default
-// of 100 its RSS settled at 52–56 MiB, at 50 at 48–50 MiB, at 25 at
+// of 100 its RSS was 52.0–56.2 MiB, at 50 47.9–50.4 MiB, at 25
 // 46.7–47.8 MiB, idle CPU 0.27–0.37 % of a core throughout (BENCHMARKS.md,
 // "100 pods on one node").
 const agentGCPercent = 25
