@@ -52,6 +52,24 @@ func (c *Conn) Close() {
 	c.NC.Close()
 }
 
+// duplicateWindow is how long the events stream remembers a Nats-Msg-Id
+// (the server keeps every id of the window in memory: about 120 bytes
+// each, so 2 minutes at a few thousand events/s held tens of MB).
+//
+// Nothing correct depends on a long window. Store.Append always publishes
+// with an expected last subject sequence, and a retry after a lost ack is
+// told from a conflict by comparing the id in the subject's last stored
+// message (kept forever), not by the window: on an R1 stream the server
+// checks the expected sequence before the window, so the window never
+// even sees such a retry; on a replicated stream it checks the window
+// first and acks the original sequence, and past the window the retry
+// falls back to the stored-id comparison. The same message is only sent
+// again by nats.go inside one Append (twice more, 250 ms apart, on no
+// responders), which ends within the JetStream API timeout (5 s, as the
+// command service appends without a deadline of its own): 10 s covers
+// that twice over.
+const duplicateWindow = 10 * time.Second
+
 // Bootstrap creates (or updates to the expected configuration) the streams
 // and buckets Gantry needs. It is idempotent.
 func (c *Conn) Bootstrap(ctx context.Context) error {
@@ -64,7 +82,7 @@ func (c *Conn) Bootstrap(ctx context.Context) error {
 			Retention:   jetstream.LimitsPolicy,
 			DenyDelete:  true,
 			DenyPurge:   true,
-			Duplicates:  2 * time.Minute,
+			Duplicates:  duplicateWindow,
 			AllowDirect: true,
 		},
 		{

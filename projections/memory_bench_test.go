@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -27,7 +28,7 @@ import (
 
 var (
 	benchObjects = flag.Int("objects", 100_000, "objects BenchmarkMemory creates")
-	planeHeap    = flag.String("planeheap", "", "write a heap profile of BenchmarkMemory/plane, while it holds the objects, to this file")
+	planeHeap    = flag.String("planeheap", "", "write heap profiles of BenchmarkMemory/plane, while it holds the objects, to this file (and, with -settle, to FILE.settled after the idle)")
 	settle       = flag.Duration("settle", 0, "BenchmarkMemory/plane: measure again after the control plane idled this long")
 )
 
@@ -43,13 +44,21 @@ var (
 //	       service; no workers) taking -objects create commands from 16 clients;
 //	       creates/s is their rate, kv-lag-s how long after the last reply the
 //	       state bucket's checkpoint reached it; with -settle, heap and RSS
-//	       are measured again after the plane idled that long
+//	       are measured again after the plane idled that long. It runs with
+//	       the GOGC gantry up sets (upGCPercent) unless GOGC is set.
 //
 // Metrics: json-B (mean object JSON), heap-B/obj and rss-B/obj (delta ÷
-// objects), heap-over-B/obj and rss-over-B/obj (the same minus json-B).
+// objects), heap-over-B/obj and rss-over-B/obj (the same minus json-B),
+// live-over-B/obj (the live objects, HeapAlloc, minus json-B: heap-over
+// minus live-over is spans kept in use by a few live objects among freed
+// ones); for plane also cpu-µs/create (the process's CPU time while the
+// creates ran and were projected) and the settled-* figures.
 //
 // Run: go test ./projections -run '^$' -bench Memory -benchtime 1x -objects 100000
 func BenchmarkMemory(b *testing.B) {
+	if *planeHeap != "" {
+		runtime.MemProfileRate = 4096 // per-object costs are a few hundred bytes: the default (512 KiB) is too coarse to tell them apart
+	}
 	b.Run("view", func(b *testing.B) {
 		g := newGenPlan(7)
 		type stored struct {
@@ -90,14 +99,27 @@ func BenchmarkMemory(b *testing.B) {
 	})
 }
 
-type memSample struct{ heap, rss uint64 }
+// memSample: heap is HeapInuse (spans holding at least one live object,
+// what the benchmark reports), live is HeapAlloc (the live objects
+// themselves; heap - live is fragmentation), rss is VmRSS.
+type memSample struct{ heap, live, rss uint64 }
 
 func measure() memSample {
 	runtime.GC()
 	debug.FreeOSMemory()
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
-	return memSample{heap: ms.HeapInuse, rss: vmRSS()}
+	return memSample{heap: ms.HeapInuse, live: ms.HeapAlloc, rss: vmRSS()}
+}
+
+// cpuTime is the CPU this process used so far (user and system); unlike
+// creates/s it hardly depends on what else the machine runs.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // vmRSS is this process's resident set in bytes, from /proc/self/status.
@@ -115,7 +137,8 @@ func vmRSS() uint64 {
 	return 0
 }
 
-func reportMemory(b *testing.B, v *projections.View, before, after memSample) {
+// meanJSON is the mean size of the objects' JSON as v holds them.
+func meanJSON(v *projections.View) float64 {
 	n, total := 0, 0
 	for _, kind := range []string{"pod", "deployment", "configmap"} {
 		for _, e := range v.List(kind, "") {
@@ -124,9 +147,20 @@ func reportMemory(b *testing.B, v *projections.View, before, after memSample) {
 		}
 	}
 	if n == 0 {
+		return 0
+	}
+	return float64(total) / float64(n)
+}
+
+func reportMemory(b *testing.B, v *projections.View, before, after memSample) {
+	n := 0
+	for _, kind := range []string{"pod", "deployment", "configmap"} {
+		n += len(v.List(kind, ""))
+	}
+	if n == 0 {
 		b.Fatal("the view holds no objects")
 	}
-	jsonB := float64(total) / float64(n)
+	jsonB := meanJSON(v)
 	heap := (float64(after.heap) - float64(before.heap)) / float64(n)
 	rss := (float64(after.rss) - float64(before.rss)) / float64(n)
 	b.ReportMetric(float64(n), "objects")
@@ -135,11 +169,22 @@ func reportMemory(b *testing.B, v *projections.View, before, after memSample) {
 	b.ReportMetric(heap-jsonB, "heap-over-B/obj")
 	b.ReportMetric(rss, "rss-B/obj")
 	b.ReportMetric(rss-jsonB, "rss-over-B/obj")
+	b.ReportMetric((float64(after.live)-float64(before.live))/float64(n)-jsonB, "live-over-B/obj")
 	b.ReportMetric(float64(after.heap)/(1<<20), "heap-MiB")
 	b.ReportMetric(float64(after.rss)/(1<<20), "rss-MiB")
 }
 
+// upGCPercent is the GOGC `gantry up` runs with unless GOGC is set
+// (gcPercent in cmd/gantry/cli/up.go, which this package cannot import);
+// the plane case runs with it too.
+const upGCPercent = 50
+
 func benchPlaneMemory(b *testing.B, objects int) {
+	if os.Getenv("GOGC") == "" {
+		defer debug.SetGCPercent(debug.SetGCPercent(upGCPercent))
+	}
+	gc := debug.SetGCPercent(-1)
+	debug.SetGCPercent(gc)
 	ctx, cancel := context.WithCancel(context.Background())
 	ns, err := bus.StartServer(bus.ServerOptions{Port: -1, StoreDir: b.TempDir()})
 	if err != nil {
@@ -207,6 +252,7 @@ func benchPlaneMemory(b *testing.B, objects int) {
 		objs[i] = g.objects[i]
 	}
 	before := measure()
+	cpu0 := cpuTime()
 	b.ResetTimer()
 	var next, last atomic.Int64
 	var firstErr atomic.Value
@@ -244,26 +290,44 @@ func benchPlaneMemory(b *testing.B, objects int) {
 	}
 	waitCheckpoint(b, conn, uint64(last.Load()))
 	b.StopTimer()
+	b.ReportMetric(float64(gc), "gogc")
 	b.ReportMetric(float64(objects)/sent.Seconds(), "creates/s")
 	b.ReportMetric((b.Elapsed() - sent).Seconds(), "kv-lag-s") // from the last reply to the checkpoint
+	// The whole process's CPU (clients, plane, GC) while the creates ran and were projected.
+	b.ReportMetric(float64((cpuTime()-cpu0).Microseconds())/float64(objects), "cpu-µs/create")
 	after := measure()
 	reportMemory(b, view, before, after)
+	writeHeapProfile(b, *planeHeap)
 	if *settle > 0 {
 		time.Sleep(*settle)
 		idle := measure()
-		n := float64(view.Len())
+		n, jsonB := float64(view.Len()), meanJSON(view)
 		b.ReportMetric((float64(idle.heap)-float64(before.heap))/n, "settled-heap-B/obj")
 		b.ReportMetric((float64(idle.rss)-float64(before.rss))/n, "settled-rss-B/obj")
-	}
-	if *planeHeap != "" {
-		f, err := os.Create(*planeHeap)
-		if err != nil {
-			b.Fatal(err)
+		b.ReportMetric((float64(idle.heap)-float64(before.heap))/n-jsonB, "settled-heap-over-B/obj")
+		b.ReportMetric((float64(idle.rss)-float64(before.rss))/n-jsonB, "settled-rss-over-B/obj")
+		b.ReportMetric((float64(idle.live)-float64(before.live))/n-jsonB, "settled-live-over-B/obj")
+		if *planeHeap != "" {
+			writeHeapProfile(b, *planeHeap+".settled")
 		}
-		_ = pprof.WriteHeapProfile(f)
-		f.Close()
 	}
 	runtime.KeepAlive(objs)
+}
+
+// writeHeapProfile writes the heap as of the last GC (measure ran one) to
+// file, if one is named.
+func writeHeapProfile(b *testing.B, file string) {
+	if file == "" {
+		return
+	}
+	f, err := os.Create(file)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	if err := pprof.WriteHeapProfile(f); err != nil {
+		b.Fatal(err)
+	}
 }
 
 func doRetry(cl *bus.Client, kind string, c aggregates.Command) error {

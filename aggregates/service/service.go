@@ -45,9 +45,9 @@ type Service struct {
 	lanes []chan *nats.Msg
 
 	mu       sync.Mutex
-	cache    map[string]aggregates.State // by event subject
-	policies *policies                   // quotas and limit ranges by namespace
-	gate     sync.RWMutex                // held to stop routing into lanes
+	cache    stateCache   // by event subject (state.go)
+	policies *policies    // quotas and limit ranges by namespace
+	gate     sync.RWMutex // held to stop routing into lanes
 	stopped  bool
 }
 
@@ -75,7 +75,7 @@ func New(ctx context.Context, conn *bus.Conn, opt Options) (*Service, error) {
 	if opt.Metrics == nil {
 		opt.Metrics = NewMetrics(nil)
 	}
-	return &Service{conn: conn, store: store, opt: opt, cache: map[string]aggregates.State{}, policies: newPolicies()}, nil
+	return &Service{conn: conn, store: store, opt: opt, cache: newStateCache(), policies: newPolicies()}, nil
 }
 
 // Run answers commands until ctx ends.

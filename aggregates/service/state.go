@@ -15,7 +15,7 @@ import (
 // entry only costs a conflict and a reload), else folded from its subject.
 func (s *Service) load(ctx context.Context, k *aggregates.Kind, subject string) (aggregates.State, error) {
 	s.mu.Lock()
-	st, ok := s.cache[subject]
+	st, ok := s.cache.get(subject)
 	s.mu.Unlock()
 	if ok {
 		return st, nil
@@ -52,26 +52,62 @@ func (s *Service) fold(k *aggregates.Kind, st aggregates.State, e bus.Envelope) 
 	return aggregates.State{Raw: raw, Seq: e.Seq}, nil
 }
 
-// cacheLimit bounds the state cache: the projection already holds every
-// object, so this is only the hot set; an evicted object is reloaded from
-// its subject, and a stale one costs a conflict and a reload.
-const cacheLimit = 8192
+// The state cache holds the hot set only: the projection already holds
+// every object, an evicted object is reloaded from its subject, and a
+// stale one costs a conflict and a reload. It is bounded by entries and by
+// the bytes of the objects it holds (a second copy of each), whichever
+// comes first: 4 MiB is a few thousand objects of a typical size, the
+// ones being created, scheduled and started in a burst, and it stays a
+// few MiB whatever the size of the cluster.
+const (
+	cacheLimit = 8192
+	cacheBytes = 4 << 20
+)
+
+// stateCache is the command service's cache of object states by event
+// subject, evicting at random (map order) when full. Guarded by Service.mu.
+type stateCache struct {
+	entries map[string]aggregates.State
+	bytes   int // sum of len(Raw) of the entries
+}
+
+func newStateCache() stateCache {
+	return stateCache{entries: map[string]aggregates.State{}}
+}
+
+func (c *stateCache) get(subject string) (aggregates.State, bool) {
+	st, ok := c.entries[subject]
+	return st, ok
+}
+
+func (c *stateCache) put(subject string, st aggregates.State) {
+	c.delete(subject)
+	for victim := range c.entries { // map order is random: random eviction
+		if len(c.entries) < cacheLimit && c.bytes+len(st.Raw) <= cacheBytes {
+			break
+		}
+		c.delete(victim)
+	}
+	c.entries[subject] = st
+	c.bytes += len(st.Raw)
+}
+
+func (c *stateCache) delete(subject string) {
+	if old, ok := c.entries[subject]; ok {
+		c.bytes -= len(old.Raw)
+		delete(c.entries, subject)
+	}
+}
 
 func (s *Service) remember(subject string, st aggregates.State) {
 	s.mu.Lock()
-	if _, ok := s.cache[subject]; !ok && len(s.cache) >= cacheLimit {
-		for victim := range s.cache { // map order is random: random eviction
-			delete(s.cache, victim)
-			break
-		}
-	}
-	s.cache[subject] = st
+	s.cache.put(subject, st)
 	s.mu.Unlock()
 }
 
 func (s *Service) forget(subject string) {
 	s.mu.Lock()
-	delete(s.cache, subject)
+	s.cache.delete(subject)
 	s.mu.Unlock()
 }
 

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
 	"syscall"
 	"time"
 
@@ -71,8 +72,33 @@ func upCmd(g *globals) *cobra.Command {
 	return c
 }
 
+// gcPercent is gantry up's GOGC unless the environment sets one.
+//
+// The control plane's heap is mostly long-lived: the projection's objects
+// and the NATS server's subject indexes. Each command also makes
+// short-lived garbage of the same sizes (the object's JSON, its event, the
+// reply, the state bucket's value), allocated among the long-lived
+// objects, and a span that keeps one long-lived object stays in use after
+// the garbage around it is collected. So resident memory is the live heap
+// plus a share of the garbage allowed between collections. With the
+// default (100: as much garbage as live heap) such partly used spans were
+// a third of the heap (BenchmarkMemory/plane, 100,000 objects: heap in use
+// 1033 B/object above the live objects at GOGC 100, 613 at 50, 369 at 25).
+// 50 costs about 15% more CPU per command while commands arrive (there,
+// 341 → 389 µs of CPU per create) and nothing while idle; 25 cost another
+// 15%.
+const gcPercent = 50
+
+// tuneGC sets gcPercent unless GOGC is set.
+func tuneGC() {
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(gcPercent)
+	}
+}
+
 // up wires the control plane and runs it until ctx ends.
 func up(ctx context.Context, g *globals, o upOptions) error {
+	tuneGC()
 	alloc, err := o.alloc()
 	if err != nil {
 		return err
