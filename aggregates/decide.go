@@ -370,7 +370,7 @@ func decideNamespaceDelete(k *Kind, s State, env Env) (Decision, error) {
 // decideApply creates, or merges the manifest three ways into the object
 // (see applymerge.go) and decides the result as an update.
 func decideApply(k *Kind, s State, c Command, env Env) (Decision, error) {
-	if k.Token == "secret" || len(c.Object) == 0 {
+	if k.Sealed || len(c.Object) == 0 {
 		if !s.Exists() {
 			return decideCreate(k, s, c, env)
 		}

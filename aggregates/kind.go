@@ -3,6 +3,7 @@ package aggregates
 import (
 	"sort"
 	"strings"
+	"sync"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -25,6 +26,10 @@ type Kind struct {
 	Group      string   // "apps"; "" for the core group
 	Version    string   // "v1"
 	Namespaced bool
+	// Sealed: the object's data is encrypted before it is appended and
+	// never shown — not in replies, history, events, rejections or the
+	// dashboard — and apply keeps no last-applied copy of it (Secrets).
+	Sealed bool
 
 	New func() Object
 	// Default fills what Kubernetes defaults (replicas 1, protocol TCP, …).
@@ -97,6 +102,16 @@ func (r *Registry) Lookup(name string) (*Kind, bool) {
 
 // Kinds lists the registered kinds by token.
 func (r *Registry) Kinds() []*Kind { return r.kinds }
+
+// IsSealed reports whether the built-in kind of this name, plural, alias
+// or token is Sealed, for code that knows a kind only by a subject's or
+// a key's token.
+func IsSealed(name string) bool {
+	k, ok := builtin().Lookup(name)
+	return ok && k.Sealed
+}
+
+var builtin = sync.OnceValue(Builtin)
 
 // Builtin is the registry of every kind Gantry implements.
 func Builtin() *Registry {

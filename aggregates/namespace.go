@@ -48,7 +48,7 @@ func ConfigMap() *Kind {
 func Secret() *Kind {
 	return &Kind{
 		Name: "Secret", Token: "secret", Plural: "secrets",
-		Version: "v1", Namespaced: true,
+		Version: "v1", Namespaced: true, Sealed: true,
 		New: func() Object { return &corev1.Secret{} },
 		Default: func(o Object) {
 			s := o.(*corev1.Secret)

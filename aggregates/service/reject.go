@@ -9,6 +9,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/gantry-sh/gantry/aggregates"
 	"github.com/gantry-sh/gantry/bus"
 )
 
@@ -27,7 +28,7 @@ type Rejection struct {
 // not recorded: it may hold the values the stream must never show.
 func (s *Service) reject(ctx context.Context, kind, verb string, body []byte, env bus.Envelope, st *metav1.Status) {
 	r := Rejection{Time: s.opt.Now().UTC(), ID: env.ID, Source: env.Source, Actor: env.Actor, Type: env.Type, Status: st}
-	if kind != "secret" && kind != "secrets" {
+	if !aggregates.IsSealed(kind) {
 		if json.Valid(body) {
 			r.Command = body
 		} else {

@@ -255,7 +255,7 @@ func stamp(raw []byte, seq uint64) []byte {
 // reason. Secret data is sealed here, before it reaches the stream.
 func (s *Service) envelope(k *aggregates.Kind, cmd aggregates.Command, cmdEnv bus.Envelope, e aggregates.Event) (bus.Envelope, error) {
 	data := []byte(e.Data)
-	if k.Token == "secret" && s.opt.Sealer != nil {
+	if k.Sealed && s.opt.Sealer != nil {
 		var err error
 		if data, err = s.opt.Sealer.SealEvent(e.Verb, data); err != nil {
 			return bus.Envelope{}, err
@@ -281,7 +281,7 @@ func (s *Service) present(k *aggregates.Kind, st aggregates.State) json.RawMessa
 		return nil
 	}
 	raw := stamp(st.Raw, st.Seq)
-	if k.Token == "secret" {
+	if k.Sealed {
 		return seal.Redact(raw)
 	}
 	return raw

@@ -40,7 +40,7 @@ func (s *Service) fold(k *aggregates.Kind, st aggregates.State, e bus.Envelope) 
 		return st, err
 	}
 	data := []byte(e.Data)
-	if k.Token == "secret" && s.opt.Sealer != nil {
+	if k.Sealed && s.opt.Sealer != nil {
 		if data, err = s.opt.Sealer.OpenEvent(verb, data); err != nil {
 			return st, fmt.Errorf("service: event %d: %w", e.Seq, err)
 		}

@@ -185,7 +185,7 @@ func (s *Server) object(r *http.Request) (string, any, error) {
 	p := ObjectPage{Frame: f, Kind: kindCount(k, f), Namespace: ns, Name: name, History: []Event{}}
 	if e, ok := snap.view.Get(k.Token, ns, name); ok {
 		obj := e.Object()
-		if k.Token == "secret" {
+		if k.Sealed {
 			obj = hideSecret(obj)
 		}
 		p.Exists, p.Object = true, obj
@@ -270,7 +270,7 @@ func (s *Server) event(f Frame, e bus.Envelope) Event {
 	kind, ns, name, _ := bus.ParseEventSubject(e.StreamSubject)
 	_, verb, _, _ := bus.ParseEventType(e.Type)
 	data := []byte(e.Data)
-	if kind == "secret" {
+	if aggregates.IsSealed(kind) {
 		data = hideSecretEvent(s.sealer, verb, data)
 	}
 	return Event{
