@@ -23,6 +23,15 @@ func Apply(obj []byte, e Event) ([]byte, error) {
 	if obj == nil {
 		return nil, fmt.Errorf("aggregates: %s event on an absent object", e.Verb)
 	}
+	if out, ok := applyFast(obj, e); ok {
+		return out, nil
+	}
+	return applyGeneral(obj, e)
+}
+
+// applyGeneral is Apply for an object that exists, without the fast path
+// (which writes the same bytes, or declines).
+func applyGeneral(obj []byte, e Event) ([]byte, error) {
 	if out, ok, err := applyShallow(obj, e); ok || err != nil {
 		return out, err
 	}

@@ -120,7 +120,11 @@ func marshalRaw(m map[string]json.RawMessage) []byte {
 		key, _ := json.Marshal(k)
 		out = append(out, key...)
 		out = append(out, ':')
-		out = append(out, m[k]...)
+		if v := m[k]; len(v) > 0 {
+			out = append(out, v...)
+		} else {
+			out = append(out, "null"...) // a null member decodes as an empty RawMessage
+		}
 	}
 	return append(out, '}')
 }

@@ -64,3 +64,27 @@ func jsonEqual(a, b []byte) bool {
 	}
 	return bytes.Equal(mustJSON(x), mustJSON(y))
 }
+
+// TestShallowApplyKeepsNullMembers: a member whose value is null, on the
+// path an event edits, stays null (it was written as nothing, leaving
+// invalid JSON).
+func TestShallowApplyKeepsNullMembers(t *testing.T) {
+	obj := []byte(`{"kind":"Deployment","metadata":{"name":"web","annotations":null,"labels":{"app":"web"}},"spec":{"replicas":2,"paused":null}}`)
+	for _, e := range []Event{
+		{Verb: Scaled, Data: mustJSON(ScaledData{Replicas: 5, Previous: 2, Generation: 2})},
+		{Verb: Labeled, Data: mustJSON(LabeledData{Labels: map[string]*string{"tier": new("front")}})},
+	} {
+		got, err := Apply(obj, e)
+		if err != nil {
+			t.Fatalf("%s: %v", e.Verb, err)
+		}
+		if !json.Valid(got) {
+			t.Fatalf("%s: invalid JSON %s", e.Verb, got)
+		}
+		patch, _ := patchOf(e)
+		want, _ := jsonpatch.MergePatch(obj, patch)
+		if !jsonEqual(got, want) {
+			t.Fatalf("%s:\n got %s\nwant %s", e.Verb, got, want)
+		}
+	}
+}

@@ -55,11 +55,15 @@ func CommandType(kind, verb string) string { return "dev.gantry.cmd." + kind + "
 
 // ParseEventType splits "dev.gantry.<kind>.<verb>.v<N>" into its parts.
 func ParseEventType(t string) (kind, verb, version string, err error) {
-	p := strings.Split(t, ".")
-	if len(p) != 5 || p[0] != "dev" || p[1] != "gantry" || !strings.HasPrefix(p[4], "v") {
+	// As strings.Split on "." into exactly five parts, without the slice
+	// (every fold parses a type).
+	rest, ok := strings.CutPrefix(t, "dev.gantry.")
+	kind, rest, ok1 := strings.Cut(rest, ".")
+	verb, version, ok2 := strings.Cut(rest, ".")
+	if !ok || !ok1 || !ok2 || strings.Contains(version, ".") || !strings.HasPrefix(version, "v") {
 		return "", "", "", fmt.Errorf("%w: type %q is not dev.gantry.<kind>.<verb>.v<N>", ErrInvalidEvent, t)
 	}
-	return p[2], p[3], p[4], nil
+	return kind, verb, version, nil
 }
 
 // Marshal encodes the envelope as a structured-mode CloudEvent (JSON, data
@@ -138,6 +142,14 @@ var trusted = jsoniter.ConfigCompatibleWithStandardLibrary
 
 // UnmarshalEnvelope decodes a structured CloudEvent written by Marshal.
 func UnmarshalEnvelope(data []byte) (Envelope, error) {
+	if e, ok := unmarshalOwn(data); ok {
+		return e, nil
+	}
+	return unmarshalGeneral(data)
+}
+
+// unmarshalGeneral is UnmarshalEnvelope without the fast path.
+func unmarshalGeneral(data []byte) (Envelope, error) {
 	var w wire
 	if err := trusted.Unmarshal(data, &w); err != nil {
 		return Envelope{}, fmt.Errorf("%w: %v", ErrInvalidEvent, err)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -142,7 +143,15 @@ func (s *Store) Head(ctx context.Context) (uint64, time.Time, error) {
 // current head), in order, on the subjects matching filters (none: all),
 // then returns.
 func (s *Store) Replay(ctx context.Context, filters []string, from, upTo uint64, fn func(Envelope) error) error {
-	return s.replay(ctx, filters, from, upTo, fn)
+	return s.replay(ctx, filters, from, upTo, fn, false)
+}
+
+// ReplayData is Replay for folding: of each event only Seq, Stored,
+// StreamSubject, Type and Data are set, and Data shares the delivered
+// message's memory (fn copies what it keeps beyond the call). It spares a
+// cold start the copies and attributes nothing folds.
+func (s *Store) ReplayData(ctx context.Context, filters []string, from, upTo uint64, fn func(Envelope) error) error {
+	return s.replay(ctx, filters, from, upTo, fn, true)
 }
 
 // SeqAt is the sequence of the last event stored at or before t (0 if none).
@@ -170,7 +179,7 @@ func (s *Store) SeqAt(ctx context.Context, t time.Time) (uint64, error) {
 	return md.Sequence.Stream - 1, nil
 }
 
-func (s *Store) replay(ctx context.Context, filters []string, from, upTo uint64, fn func(Envelope) error) error {
+func (s *Store) replay(ctx context.Context, filters []string, from, upTo uint64, fn func(Envelope) error, lean bool) error {
 	if from == 0 {
 		from = 1
 	}
@@ -205,57 +214,97 @@ func (s *Store) replay(ctx context.Context, filters []string, from, upTo uint64,
 	stop := context.AfterFunc(ctx, it.Stop)
 	defer stop()
 	// Fetching and decoding run in their own goroutine, ahead of fn, so a
-	// replay uses both cores: one reads the stream, the other folds.
-	decoded := make(chan replayed, 1024)
-	go decodeUntil(it, upTo, decoded)
+	// replay uses both cores: one reads the stream, the other folds. They
+	// hand over batches, not events: a channel operation per event cost
+	// more than decoding one.
+	decoded := make(chan replayed, replayBatches)
+	free := make(chan []Envelope, replayBatches+2)
+	go decodeUntil(it, upTo, lean, decoded, free)
 	for r := range decoded {
+		for i := range r.events {
+			if err := fn(r.events[i]); err != nil {
+				it.Stop()
+				for range decoded { // let the decoder see the stop and finish
+				}
+				return err
+			}
+		}
 		if r.err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
 			return r.err
 		}
-		if err := fn(r.e); err != nil {
-			it.Stop()
-			for range decoded { // let the decoder see the stop and finish
-			}
-			return err
+		clear(r.events) // the batch goes back: drop what fn may keep
+		select {
+		case free <- r.events[:0]:
+		default:
 		}
 	}
 	return nil
 }
 
-// replayed is one decoded event, or the error that ended the replay.
+// Replay hands decoded events to fn in batches of replayBatch, at most
+// replayBatches of them ahead.
+const (
+	replayBatch   = 256
+	replayBatches = 16
+)
+
+// replayed is a batch of decoded events, and the error that ended the
+// replay after them, if any.
 type replayed struct {
-	e   Envelope
-	err error
+	events []Envelope
+	err    error
 }
 
 // decodeUntil sends the events up to upTo, or up to the last one matching
-// the consumer's filters that is stored, then closes out.
-func decodeUntil(it jetstream.MessagesContext, upTo uint64, out chan<- replayed) {
+// the consumer's filters that is stored, then closes out. A batch goes out
+// when it is full or when no more events are wanted.
+func decodeUntil(it jetstream.MessagesContext, upTo uint64, lean bool, out chan<- replayed, free <-chan []Envelope) {
 	defer close(out)
+	var batch []Envelope
+	send := func(err error) {
+		if len(batch) > 0 || err != nil {
+			out <- replayed{events: batch, err: err}
+		}
+		batch = nil
+	}
 	for {
+		if batch == nil {
+			select {
+			case batch = <-free:
+			default:
+				batch = make([]Envelope, 0, replayBatch)
+			}
+		}
 		msg, err := it.Next()
 		if err != nil {
 			if !errors.Is(err, jetstream.ErrMsgIteratorClosed) {
-				out <- replayed{err: fmt.Errorf("bus: replay: %w", err)}
+				send(fmt.Errorf("bus: replay: %w", err))
+			} else {
+				send(nil)
 			}
 			return
 		}
-		e, seq, err := decodeMsg(msg)
+		e, pending, err := decodeMsg(msg, lean)
 		if err != nil {
-			out <- replayed{err: err}
+			send(err)
 			return
 		}
-		if seq > upTo {
+		if e.Seq > upTo {
+			send(nil)
 			return
 		}
-		out <- replayed{e: e}
+		batch = append(batch, e)
 		// The last event wanted, or the last one matching the filters
 		// that is stored: either way, nothing more to wait for.
-		if md, _ := msg.Metadata(); seq == upTo || md == nil || md.NumPending == 0 {
+		if e.Seq == upTo || pending == 0 {
+			send(nil)
 			return
+		}
+		if len(batch) == replayBatch {
+			send(nil)
 		}
 	}
 }
@@ -293,7 +342,7 @@ func (s *Store) FollowSubjects(ctx context.Context, filters []string, from uint6
 			}
 			return fmt.Errorf("bus: follow: %w", err)
 		}
-		e, _, err := decodeMsg(msg)
+		e, _, err := decodeMsg(msg, false)
 		if err != nil {
 			return err
 		}
@@ -340,15 +389,74 @@ func decodeRaw(m *jetstream.RawStreamMsg) (Envelope, error) {
 	return e, nil
 }
 
-func decodeMsg(msg jetstream.Msg) (Envelope, uint64, error) {
-	md, err := msg.Metadata()
-	if err != nil {
-		return Envelope{}, 0, fmt.Errorf("bus: metadata of %s: %w", msg.Subject(), err)
+// decodeMsg decodes a message a consumer delivered (lean: as
+// unmarshalLean does) and returns how many more are pending on the
+// consumer.
+func decodeMsg(msg jetstream.Msg, lean bool) (e Envelope, pending uint64, err error) {
+	seq, pending, stored, ok := ackMetadata(msg.Reply())
+	if !ok {
+		md, err := msg.Metadata()
+		if err != nil {
+			return Envelope{}, 0, fmt.Errorf("bus: metadata of %s: %w", msg.Subject(), err)
+		}
+		seq, pending, stored = md.Sequence.Stream, md.NumPending, md.Timestamp
 	}
-	e, err := UnmarshalEnvelope(msg.Data())
-	if err != nil {
-		return Envelope{}, 0, fmt.Errorf("bus: event %d on %s: %w", md.Sequence.Stream, msg.Subject(), err)
+	decode := UnmarshalEnvelope
+	if lean {
+		decode = unmarshalLean
 	}
-	e.Seq, e.Stored, e.StreamSubject = md.Sequence.Stream, md.Timestamp, msg.Subject()
-	return e, md.Sequence.Stream, nil
+	if e, err = decode(msg.Data()); err != nil {
+		return Envelope{}, 0, fmt.Errorf("bus: event %d on %s: %w", seq, msg.Subject(), err)
+	}
+	e.Seq, e.Stored, e.StreamSubject = seq, stored, msg.Subject()
+	return e, pending, nil
+}
+
+// ackMetadata reads the stream sequence, the pending count and the time
+// stored from a JetStream ack subject, as msg.Metadata does, without
+// allocating: $JS.ACK.<stream>.<consumer>.<delivered>.<sseq>.<cseq>.<tm>.<pending>,
+// or with <domain>.<account hash> after $JS.ACK and a token or more at the
+// end. ok false: not one of those (Metadata words the error).
+func ackMetadata(reply string) (seq, pending uint64, stored time.Time, ok bool) {
+	rest, ok := strings.CutPrefix(reply, "$JS.ACK.")
+	if !ok {
+		return 0, 0, time.Time{}, false
+	}
+	var tokens [12]string
+	n := 0
+	for n < len(tokens) {
+		var found bool
+		tokens[n], rest, found = strings.Cut(rest, ".")
+		n++
+		if !found {
+			break
+		}
+	}
+	if rest != "" && n == len(tokens) {
+		n++ // more tokens than a v2 subject needs: they are not read
+	}
+	n += 2         // $JS and ACK
+	var t []string // <stream> onwards
+	switch {
+	case n == 9:
+		t = tokens[:7]
+	case n >= 11:
+		t = tokens[2:9]
+	default:
+		return 0, 0, time.Time{}, false
+	}
+	// t: stream consumer delivered sseq cseq tm pending
+	return parseNum(t[3]), parseNum(t[6]), time.Unix(0, int64(parseNum(t[5]))), true
+}
+
+// parseNum is the jetstream package's: digits only, else 0.
+func parseNum(d string) (n uint64) {
+	for i := 0; i < len(d); i++ {
+		c := d[i]
+		if c < '0' || c > '9' {
+			return 0
+		}
+		n = n*10 + uint64(c-'0')
+	}
+	return n
 }

@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"strconv"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -29,11 +30,13 @@ var benchEvents = flag.Int("events", 200_000, "events BenchmarkRebuild generates
 // The stream (see genPlan: one object created per ten events, the rest
 // scaled, labeled or status-changed) is published once, asynchronously
 // with every acknowledgement checked, then each sub-benchmark reports
-// events/s:
+// events/s, and the process's CPU time per event (cpu-us/event, the
+// embedded server's included: steadier than events/s on a shared machine):
 //
 //	fold              View.Fold over envelopes decoded beforehand
 //	replay            Store.Replay alone (fetch and decode, no fold)
-//	replay-fold       Store.Replay + Fold (projections.At at the head)
+//	replay-data       Store.ReplayData alone (what a fold needs decoded)
+//	replay-fold       Store.ReplayData + Fold (projections.At at the head)
 //	catchup-fresh-kv  Projector.CatchUp, empty state bucket (writes every object)
 //	catchup-at-head   Projector.CatchUp, bucket checkpoint already at the head
 //
@@ -52,12 +55,13 @@ func BenchmarkRebuild(b *testing.B) {
 	}
 
 	b.Run("fold", func(b *testing.B) {
-		b.StopTimer()
+		m := startMeter(b)
+		m.stop()
 		var events []bus.Envelope
 		if err := s.store.Replay(ctx, nil, 1, head, func(e bus.Envelope) error { events = append(events, e); return nil }); err != nil {
 			b.Fatal(err)
 		}
-		b.StartTimer()
+		m.start()
 		for range b.N {
 			v := projections.NewView(nil)
 			for _, e := range events {
@@ -66,9 +70,10 @@ func BenchmarkRebuild(b *testing.B) {
 				}
 			}
 		}
-		reportRate(b, len(events))
+		m.report(len(events))
 	})
 	b.Run("replay", func(b *testing.B) {
+		m := startMeter(b)
 		for range b.N {
 			n := 0
 			if err := s.store.Replay(ctx, nil, 1, head, func(bus.Envelope) error { n++; return nil }); err != nil {
@@ -78,9 +83,23 @@ func BenchmarkRebuild(b *testing.B) {
 				b.Fatalf("replayed %d of %d", n, head)
 			}
 		}
-		reportRate(b, int(head))
+		m.report(int(head))
+	})
+	b.Run("replay-data", func(b *testing.B) {
+		m := startMeter(b)
+		for range b.N {
+			n := 0
+			if err := s.store.ReplayData(ctx, nil, 1, head, func(bus.Envelope) error { n++; return nil }); err != nil {
+				b.Fatal(err)
+			}
+			if uint64(n) != head {
+				b.Fatalf("replayed %d of %d", n, head)
+			}
+		}
+		m.report(int(head))
 	})
 	b.Run("replay-fold", func(b *testing.B) {
+		m := startMeter(b)
 		for range b.N {
 			v, err := projections.At(ctx, s.store, nil, head)
 			if err != nil {
@@ -90,14 +109,15 @@ func BenchmarkRebuild(b *testing.B) {
 				b.Fatalf("view holds %d objects, want %d", v.Len(), info.objects)
 			}
 		}
-		reportRate(b, int(head))
+		m.report(int(head))
 	})
 	b.Run("catchup-fresh-kv", func(b *testing.B) {
+		m := startMeter(b)
 		for range b.N {
-			b.StopTimer()
+			m.stop()
 			s.resetBuckets(b)
 			p, v := s.projector(b)
-			b.StartTimer()
+			m.start()
 			if err := p.CatchUp(ctx); err != nil {
 				b.Fatal(err)
 			}
@@ -105,28 +125,62 @@ func BenchmarkRebuild(b *testing.B) {
 				b.Fatalf("view holds %d objects, want %d", v.Len(), info.objects)
 			}
 		}
-		reportRate(b, int(head))
+		m.report(int(head))
 	})
 	b.Run("catchup-at-head", func(b *testing.B) {
-		b.StopTimer()
+		m := startMeter(b)
+		m.stop()
 		p, _ := s.projector(b)
 		if err := p.CatchUp(ctx); err != nil { // the checkpoint reaches the head
 			b.Fatal(err)
 		}
-		b.StartTimer()
+		m.start()
 		for range b.N {
 			p, _ := s.projector(b)
 			if err := p.CatchUp(ctx); err != nil {
 				b.Fatal(err)
 			}
 		}
-		reportRate(b, int(head))
+		m.report(int(head))
 	})
 }
 
-func reportRate(b *testing.B, events int) {
-	b.ReportMetric(float64(events)*float64(b.N)/b.Elapsed().Seconds(), "events/s")
-	b.ReportMetric(float64(events), "events")
+// meter follows the benchmark timer and adds up the process's CPU time
+// while it runs: every goroutine's, the embedded server's included. On a
+// shared machine the events/s swing with the load; CPU µs per event
+// (cpu-us/event) is the steadier figure to compare builds by.
+type meter struct {
+	b       *testing.B
+	cpu, at time.Duration
+}
+
+func startMeter(b *testing.B) *meter { return &meter{b: b, at: processCPU(b)} }
+
+func (m *meter) stop() {
+	m.b.StopTimer()
+	m.cpu += processCPU(m.b) - m.at
+}
+
+func (m *meter) start() {
+	m.at = processCPU(m.b)
+	m.b.StartTimer()
+}
+
+// report stops the meter and reports events/s and CPU µs per event.
+func (m *meter) report(events int) {
+	m.stop()
+	n := float64(events) * float64(m.b.N)
+	m.b.ReportMetric(n/m.b.Elapsed().Seconds(), "events/s")
+	m.b.ReportMetric(float64(m.cpu.Microseconds())/n, "cpu-us/event")
+	m.b.ReportMetric(float64(events), "events")
+}
+
+func processCPU(b *testing.B) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // benchStore is an embedded JetStream with the Gantry streams and buckets.

@@ -12,6 +12,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/gantry-sh/gantry/aggregates"
 	"github.com/gantry-sh/gantry/aggregates/seal"
 	"github.com/gantry-sh/gantry/bus"
 )
@@ -90,7 +91,7 @@ func (p *Projector) CatchUp(ctx context.Context) error {
 	// deleted since (a pod's node never changes while it lives). The
 	// writes past the checkpoint may have landed before a crash.
 	podNodes := map[string][]string{}
-	err = p.store.Replay(ctx, nil, 1, head, func(e bus.Envelope) error {
+	err = p.store.ReplayData(ctx, nil, 1, head, func(e bus.Envelope) error {
 		if e.Seq <= checkpoint {
 			return p.view.Fold(e)
 		}
@@ -326,7 +327,7 @@ func (p *Projector) materialise(ctx context.Context, w *bus.KVWriter, c Change) 
 		}
 		obj = sealed
 	}
-	val, _ := json.Marshal(StateValue{Seq: c.Seq, Object: obj})
+	val := stateValue(c.Seq, obj)
 	if _, err := w.Put(ctx, bus.StateBucket, key, val); err != nil {
 		return fmt.Errorf("projections: put %s: %w", key, err)
 	}
@@ -336,7 +337,7 @@ func (p *Projector) materialise(ctx context.Context, w *bus.KVWriter, c Change) 
 // At rebuilds a view as of stream sequence seq (0: the empty cluster).
 func At(ctx context.Context, store *bus.Store, sealer *seal.Sealer, seq uint64) (*View, error) {
 	v := NewView(sealer)
-	if err := store.Replay(ctx, nil, 1, seq, v.Fold); err != nil {
+	if err := store.ReplayData(ctx, nil, 1, seq, v.Fold); err != nil {
 		return nil, err
 	}
 	v.Advance(seq)
@@ -361,14 +362,34 @@ func (p *Projector) indexPod(ctx context.Context, w *bus.KVWriter, c Change, obj
 		return nil
 	}
 	p.podNode[id] = node
-	val, _ := json.Marshal(StateValue{Seq: c.Seq, Object: obj})
+	val := stateValue(c.Seq, obj)
 	if _, err := w.Put(ctx, bus.NodePodsBucket, bus.NodePodKey(node, c.Namespace, c.Name), val); err != nil {
 		return fmt.Errorf("projections: index pod %s on %s: %w", id, node, err)
 	}
 	return nil
 }
 
+// stateValue is json.Marshal(StateValue{Seq: seq, Object: obj}) (nil if
+// that fails), spliced when obj is already as Marshal would write it: a
+// cold start writes every object, and Marshal validated and compacted each
+// again at several times the cost of the check.
+func stateValue(seq uint64, obj []byte) []byte {
+	if !aggregates.Compact(obj) {
+		val, _ := json.Marshal(StateValue{Seq: seq, Object: obj})
+		return val
+	}
+	val := make([]byte, 0, len(obj)+40)
+	val = append(val, `{"seq":`...)
+	val = strconv.AppendUint(val, seq, 10)
+	val = append(val, `,"object":`...)
+	val = append(val, obj...)
+	return append(val, '}')
+}
+
 func nodeOf(pod []byte) string {
+	if node, ok := aggregates.SpecNodeName(pod); ok {
+		return node // without decoding the whole pod, which CatchUp did several times per pod
+	}
 	var p struct {
 		Spec struct {
 			NodeName string `json:"nodeName"`

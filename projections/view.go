@@ -1,6 +1,7 @@
 package projections
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"sort"
@@ -75,15 +76,15 @@ func (v *View) Fold(e bus.Envelope) error {
 			return fmt.Errorf("projections: event %d: %w", e.Seq, err)
 		}
 	}
-	key := ns + "/" + name
 	v.mu.Lock()
 	byKey := v.objects[kind]
 	if byKey == nil {
 		byKey = map[string]*Entry{}
 		v.objects[kind] = byKey
 	}
+	cur := byKey[ns+"/"+name] // a key built only to look up stays off the heap
 	var prev []byte
-	if cur := byKey[key]; cur != nil {
+	if cur != nil {
 		prev = cur.Raw
 	}
 	raw, err := aggregates.Apply(prev, aggregates.Event{Verb: verb, Data: data})
@@ -91,12 +92,21 @@ func (v *View) Fold(e bus.Envelope) error {
 		v.mu.Unlock()
 		return fmt.Errorf("projections: event %d on %s: %w", e.Seq, e.StreamSubject, err)
 	}
+	if verb == aggregates.Created {
+		// The object is the event's data, which may share the memory of
+		// the whole delivered message (Store.ReplayData): keep a copy of
+		// its own size.
+		raw = bytes.Clone(raw)
+	}
 	ch := Change{Entry: Entry{Kind: kind, Namespace: ns, Name: name, Raw: raw, Seq: e.Seq}, Verb: verb, Deleted: raw == nil}
-	if raw == nil {
-		delete(byKey, key)
-	} else {
+	switch {
+	case raw == nil:
+		delete(byKey, ns+"/"+name)
+	case cur != nil:
+		cur.Raw, cur.Seq = raw, e.Seq // readers copy entries under the lock
+	default:
 		entry := ch.Entry
-		byKey[key] = &entry
+		byKey[ns+"/"+name] = &entry
 	}
 	subs := v.subs
 	v.mu.Unlock()

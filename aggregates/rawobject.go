@@ -1,0 +1,680 @@
+package aggregates
+
+import (
+	"bytes"
+	"encoding/binary"
+	"math/bits"
+	"strconv"
+)
+
+// The fast path of Apply for the events a projection folds most (scaled,
+// labeled, bound, status-changed). It reads the event data and splits the
+// objects along the edited path with a scanner of its own, allocation-free
+// and validating, instead of decoding them into maps, and writes exactly
+// the bytes the general path (applyShallow's setPath, setStatus: jsoniter
+// into map[string]json.RawMessage, then marshalRaw) writes. Whenever the
+// input is anything but the plain case that makes that certain, it
+// declines and the general path runs: invalid JSON, a key with escapes or
+// characters encoding/json escapes, a duplicate key, a null member, an
+// event field named in another case, a number that is not a plain integer.
+// TestFastApplyMatchesGeneral checks it against the general path.
+
+// maxFastDepth bounds the nesting the scanner follows; deeper input takes
+// the general path.
+const maxFastDepth = 256
+
+// member is one member of a JSON object as written: its key (the bytes
+// between the quotes) and its value.
+type member struct {
+	key, value []byte
+	plainKey   bool // the key has no escapes and nothing encoding/json would escape
+}
+
+// fastEdit sets (value non-nil) or removes (nil) the member at path.
+type fastEdit struct {
+	path  [3]string
+	depth int // elements of path in use
+	value []byte
+}
+
+// applyFast applies e to obj if the fast path can; ok false: it declined.
+func applyFast(obj []byte, e Event) (out []byte, ok bool) {
+	var buf [8]fastEdit
+	edits := buf[:0]
+	switch e.Verb {
+	case Scaled:
+		edits, ok = scaledEdits(e.Data, edits)
+	case Labeled:
+		edits, ok = labeledEdits(e.Data, edits)
+	case Bound:
+		edits, ok = boundEdits(e.Data, edits)
+	case StatusChanged:
+		edits, ok = statusEdits(e.Data, edits)
+	default:
+		return nil, false
+	}
+	if !ok {
+		return nil, false
+	}
+	if len(edits) == 0 {
+		return obj, true // as applyShallow: nothing to set leaves the object as it is
+	}
+	if !isObject(obj) {
+		return nil, false
+	}
+	sortEdits(edits)
+	return editObject(obj, edits, 0)
+}
+
+// isObject: obj starts (after white space) with '{'.
+func isObject(obj []byte) bool {
+	i := skipSpace(obj, 0)
+	return i < len(obj) && obj[i] == '{'
+}
+
+// dataFields splits event data into its members, declining anything
+// encoding/json might read differently from the exact, lower-case names:
+// a key with escapes, or a key that equals one of names but for case.
+func dataFields(data []byte, ms []member, names ...string) ([]member, bool) {
+	ms, ok := splitObject(data, ms, 0)
+	if !ok {
+		return nil, false
+	}
+	for _, m := range ms {
+		if !m.plainKey {
+			return nil, false
+		}
+		for _, n := range names {
+			if string(m.key) != n && bytes.EqualFold(m.key, []byte(n)) {
+				return nil, false
+			}
+		}
+	}
+	return ms, true
+}
+
+// memberValue is the value of the member named name (nil if absent); a name
+// given twice declines.
+func memberValue(ms []member, name string) (value []byte, ok bool) {
+	for _, m := range ms {
+		if string(m.key) == name {
+			if value != nil {
+				return nil, false
+			}
+			value = m.value
+		}
+	}
+	return value, true
+}
+
+func scaledEdits(data []byte, edits []fastEdit) ([]fastEdit, bool) {
+	var buf [8]member
+	ms, ok := dataFields(data, buf[:0], "replicas", "previous", "generation")
+	if !ok {
+		return nil, false
+	}
+	replicas, ok1 := intField(ms, "replicas", 32)
+	_, ok2 := intField(ms, "previous", 32)
+	generation, ok3 := intField(ms, "generation", 64)
+	if !ok1 || !ok2 || !ok3 {
+		return nil, false
+	}
+	return append(edits,
+		fastEdit{path: [3]string{"spec", "replicas"}, depth: 2, value: strconv.AppendInt(nil, replicas, 10)},
+		fastEdit{path: [3]string{"metadata", "generation"}, depth: 2, value: strconv.AppendInt(nil, generation, 10)}), true
+}
+
+// intField reads an integer member as encoding/json reads it into an intN
+// (absent: 0); anything but a plain integer literal in range declines.
+func intField(ms []member, name string, bits int) (int64, bool) {
+	v, ok := memberValue(ms, name)
+	if !ok {
+		return 0, false
+	}
+	if v == nil {
+		return 0, true
+	}
+	for i, c := range v {
+		if !(c >= '0' && c <= '9' || c == '-' && i == 0) {
+			return 0, false
+		}
+	}
+	n, err := strconv.ParseInt(string(v), 10, bits)
+	return n, err == nil
+}
+
+func labeledEdits(data []byte, edits []fastEdit) ([]fastEdit, bool) {
+	var buf [4]member
+	ms, ok := dataFields(data, buf[:0], "labels")
+	if !ok {
+		return nil, false
+	}
+	labels, ok := memberValue(ms, "labels")
+	if !ok || labels == nil || labels[0] != '{' {
+		return nil, false // null or absent labels: the general path
+	}
+	var lbuf [8]member
+	ls, ok := splitObject(labels, lbuf[:0], 1)
+	if !ok {
+		return nil, false
+	}
+	for _, l := range ls {
+		if !l.plainKey {
+			return nil, false
+		}
+		var value []byte // null removes the label
+		switch {
+		case l.value[0] == '"' && plainString(l.value):
+			value = l.value
+		case string(l.value) != "null":
+			return nil, false
+		}
+		edits = append(edits, fastEdit{path: [3]string{"metadata", "labels", string(l.key)}, depth: 3, value: value})
+	}
+	return edits, true
+}
+
+func boundEdits(data []byte, edits []fastEdit) ([]fastEdit, bool) {
+	var buf [4]member
+	ms, ok := dataFields(data, buf[:0], "nodeName")
+	if !ok {
+		return nil, false
+	}
+	node, ok := memberValue(ms, "nodeName")
+	if !ok || node == nil || node[0] != '"' || !plainString(node) {
+		return nil, false
+	}
+	return append(edits, fastEdit{path: [3]string{"spec", "nodeName"}, depth: 2, value: node}), true
+}
+
+func statusEdits(data []byte, edits []fastEdit) ([]fastEdit, bool) {
+	var buf [4]member
+	ms, ok := dataFields(data, buf[:0], "status")
+	if !ok {
+		return nil, false
+	}
+	status, ok := memberValue(ms, "status")
+	if !ok {
+		return nil, false
+	}
+	if string(status) == "null" {
+		status = nil // as setStatus: a null status removes it
+	}
+	return append(edits, fastEdit{path: [3]string{"status"}, depth: 1, value: status}), true
+}
+
+// plainString: a JSON string token json.Marshal would write back as it
+// is (printable ASCII, no escapes, none of < > &).
+func plainString(tok []byte) bool {
+	if len(tok) < 2 || tok[0] != '"' || tok[len(tok)-1] != '"' {
+		return false
+	}
+	return plainKey(tok[1 : len(tok)-1])
+}
+
+func plainKey(k []byte) bool {
+	for _, c := range k {
+		if c < 0x20 || c > 0x7e || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			return false
+		}
+	}
+	return true
+}
+
+// sortEdits orders edits by path, keeping the order of equal paths (the
+// last one wins, as when they are applied one after another).
+func sortEdits(edits []fastEdit) {
+	for i := 1; i < len(edits); i++ {
+		for j := i; j > 0 && pathLess(&edits[j], &edits[j-1]); j-- {
+			edits[j], edits[j-1] = edits[j-1], edits[j]
+		}
+	}
+}
+
+func pathLess(a, b *fastEdit) bool {
+	for i := 0; i < a.depth && i < b.depth; i++ {
+		if a.path[i] != b.path[i] {
+			return a.path[i] < b.path[i]
+		}
+	}
+	return a.depth < b.depth
+}
+
+// editObject applies edits (sorted, all below the same object, which is
+// doc) at level: as setPath does one after another, members on the path
+// are set or removed, objects missing on the way are created, and an
+// object left empty is dropped; every object on the path is written back
+// with its keys sorted.
+func editObject(doc []byte, edits []fastEdit, level int) ([]byte, bool) {
+	var buf [24]member
+	ms := buf[:0]
+	if doc != nil {
+		var ok bool
+		if ms, ok = splitObject(doc, ms, 0); !ok {
+			return nil, false
+		}
+		for _, m := range ms {
+			if !m.plainKey || string(m.value) == "null" {
+				return nil, false // the general path writes these its own way
+			}
+		}
+		sortMembers(ms)
+		for i := 1; i < len(ms); i++ {
+			if bytes.Equal(ms[i].key, ms[i-1].key) {
+				return nil, false
+			}
+		}
+	}
+	for i := 0; i < len(edits); {
+		key := edits[i].path[level]
+		j := i + 1
+		for j < len(edits) && edits[j].path[level] == key {
+			j++
+		}
+		group := edits[i:j]
+		i = j
+		leaf := group[0].depth == level+1
+		for _, ed := range group {
+			if (ed.depth == level+1) != leaf {
+				return nil, false // a member set and edited inside: never asked for
+			}
+		}
+		at, found := findMember(ms, key)
+		var value []byte
+		if leaf {
+			value = group[len(group)-1].value
+		} else {
+			var child []byte
+			if found {
+				child = ms[at].value
+				if child[0] != '{' {
+					return nil, false
+				}
+			}
+			out, ok := editObject(child, group, level+1)
+			if !ok {
+				return nil, false
+			}
+			if string(out) != "{}" {
+				value = out
+			}
+		}
+		switch {
+		case value == nil && found:
+			ms = append(ms[:at], ms[at+1:]...)
+		case value == nil:
+		case found:
+			ms[at].value = value
+		default:
+			ms = append(ms, member{})
+			copy(ms[at+1:], ms[at:])
+			ms[at] = member{key: []byte(key), value: value, plainKey: true}
+		}
+	}
+	return writeObject(ms), true
+}
+
+// findMember is where key is in ms (sorted), or where it would go.
+func findMember(ms []member, key string) (int, bool) {
+	for i, m := range ms {
+		switch c := compareKey(m.key, key); {
+		case c == 0:
+			return i, true
+		case c > 0:
+			return i, false
+		}
+	}
+	return len(ms), false
+}
+
+// compareKey is bytes.Compare of k and key, without converting key.
+func compareKey(k []byte, key string) int {
+	for i := 0; i < len(k) && i < len(key); i++ {
+		if k[i] != key[i] {
+			if k[i] < key[i] {
+				return -1
+			}
+			return 1
+		}
+	}
+	switch {
+	case len(k) < len(key):
+		return -1
+	case len(k) > len(key):
+		return 1
+	}
+	return 0
+}
+
+func sortMembers(ms []member) {
+	for i := 1; i < len(ms); i++ {
+		for j := i; j > 0 && bytes.Compare(ms[j].key, ms[j-1].key) < 0; j-- {
+			ms[j], ms[j-1] = ms[j-1], ms[j]
+		}
+	}
+}
+
+// writeObject writes sorted members as marshalRaw does.
+func writeObject(ms []member) []byte {
+	size := 2
+	for _, m := range ms {
+		size += len(m.key) + len(m.value) + 4
+	}
+	out := make([]byte, 0, size)
+	out = append(out, '{')
+	for i, m := range ms {
+		if i > 0 {
+			out = append(out, ',')
+		}
+		out = append(out, '"')
+		out = append(out, m.key...)
+		out = append(out, '"', ':')
+		out = append(out, m.value...)
+	}
+	return append(out, '}')
+}
+
+// splitObject appends the members of the JSON object doc (white space
+// around it allowed, nothing else) to ms; false if doc is not one valid
+// JSON object.
+func splitObject(doc []byte, ms []member, depth int) ([]member, bool) {
+	i := skipSpace(doc, 0)
+	if i >= len(doc) || doc[i] != '{' {
+		return nil, false
+	}
+	i = skipSpace(doc, i+1)
+	if i < len(doc) && doc[i] == '}' {
+		return ms, skipSpace(doc, i+1) == len(doc)
+	}
+	for {
+		if i >= len(doc) || doc[i] != '"' {
+			return nil, false
+		}
+		end, plain, ok := scanString(doc, i)
+		if !ok {
+			return nil, false
+		}
+		key := doc[i+1 : end-1]
+		i = skipSpace(doc, end)
+		if i >= len(doc) || doc[i] != ':' {
+			return nil, false
+		}
+		i = skipSpace(doc, i+1)
+		end, ok = skipValue(doc, i, depth+1)
+		if !ok {
+			return nil, false
+		}
+		ms = append(ms, member{key: key, value: doc[i:end:end], plainKey: plain && plainKey(key)})
+		i = skipSpace(doc, end)
+		if i >= len(doc) {
+			return nil, false
+		}
+		switch doc[i] {
+		case ',':
+			i = skipSpace(doc, i+1)
+		case '}':
+			return ms, skipSpace(doc, i+1) == len(doc)
+		default:
+			return nil, false
+		}
+	}
+}
+
+func skipSpace(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\n' || b[i] == '\t' || b[i] == '\r') {
+		i++
+	}
+	return i
+}
+
+// skipValue returns the end of the JSON value starting at b[i], checking
+// it is valid.
+func skipValue(b []byte, i, depth int) (int, bool) {
+	if i >= len(b) || depth > maxFastDepth {
+		return 0, false
+	}
+	switch c := b[i]; {
+	case c == '"':
+		end, _, ok := scanString(b, i)
+		return end, ok
+	case c == '{':
+		return skipContainer(b, i, depth, '}')
+	case c == '[':
+		return skipContainer(b, i, depth, ']')
+	case c == 't':
+		return literal(b, i, "true")
+	case c == 'f':
+		return literal(b, i, "false")
+	case c == 'n':
+		return literal(b, i, "null")
+	case c == '-' || c >= '0' && c <= '9':
+		return skipNumber(b, i)
+	}
+	return 0, false
+}
+
+func literal(b []byte, i int, lit string) (int, bool) {
+	if len(b)-i >= len(lit) && string(b[i:i+len(lit)]) == lit {
+		return i + len(lit), true
+	}
+	return 0, false
+}
+
+// skipContainer skips an object or an array starting at b[i].
+func skipContainer(b []byte, i, depth int, closer byte) (int, bool) {
+	i = skipSpace(b, i+1)
+	if i < len(b) && b[i] == closer {
+		return i + 1, true
+	}
+	for {
+		if closer == '}' {
+			if i >= len(b) || b[i] != '"' {
+				return 0, false
+			}
+			end, _, ok := scanString(b, i)
+			if !ok {
+				return 0, false
+			}
+			i = skipSpace(b, end)
+			if i >= len(b) || b[i] != ':' {
+				return 0, false
+			}
+			i = skipSpace(b, i+1)
+		}
+		var end int
+		var ok bool
+		if i < len(b) && b[i] == '"' {
+			end, _, ok = scanString(b, i)
+		} else {
+			end, ok = skipValue(b, i, depth+1)
+		}
+		if !ok {
+			return 0, false
+		}
+		i = skipSpace(b, end)
+		if i >= len(b) {
+			return 0, false
+		}
+		switch b[i] {
+		case ',':
+			i = skipSpace(b, i+1)
+		case closer:
+			return i + 1, true
+		default:
+			return 0, false
+		}
+	}
+}
+
+// scanString returns the end of the string token at b[i] (past its
+// closing quote) and whether it has no escapes. It looks at eight bytes at
+// a time for the first byte that ends a run of plain ones (a quote, a
+// backslash, a control character): strings are most of what a fold scans.
+func scanString(b []byte, i int) (end int, plain, ok bool) {
+	const lo, hi = 0x0101010101010101, 0x8080808080808080
+	plain = true
+	j := i + 1
+	for {
+		for j+8 <= len(b) {
+			x := binary.LittleEndian.Uint64(b[j:])
+			q, s := x^(lo*'"'), x^(lo*'\\')
+			if m := ((q - lo) &^ q) | ((s - lo) &^ s) | ((x - lo*0x20) &^ x); m&hi != 0 {
+				j += bits.TrailingZeros64(m&hi) / 8
+				break
+			}
+			j += 8
+		}
+		for j < len(b) && b[j] != '"' && b[j] != '\\' && b[j] >= 0x20 {
+			j++
+		}
+		if j >= len(b) {
+			return 0, false, false
+		}
+		switch c := b[j]; {
+		case c == '"':
+			return j + 1, plain, true
+		case c < 0x20:
+			return 0, false, false
+		}
+		// A backslash.
+		plain = false
+		if j+1 >= len(b) {
+			return 0, false, false
+		}
+		switch b[j+1] {
+		case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+			j += 2
+		case 'u':
+			if j+6 > len(b) || !isHex(b[j+2]) || !isHex(b[j+3]) || !isHex(b[j+4]) || !isHex(b[j+5]) {
+				return 0, false, false
+			}
+			j += 6
+		default:
+			return 0, false, false
+		}
+	}
+}
+
+func isHex(c byte) bool {
+	return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F'
+}
+
+// skipNumber checks the JSON number grammar: -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
+func skipNumber(b []byte, i int) (int, bool) {
+	if b[i] == '-' {
+		i++
+	}
+	switch {
+	case i < len(b) && b[i] == '0':
+		i++
+	case i < len(b) && b[i] >= '1' && b[i] <= '9':
+		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+			i++
+		}
+	default:
+		return 0, false
+	}
+	if i < len(b) && b[i] == '.' {
+		i++
+		if i >= len(b) || b[i] < '0' || b[i] > '9' {
+			return 0, false
+		}
+		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+			i++
+		}
+	}
+	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
+		i++
+		if i < len(b) && (b[i] == '+' || b[i] == '-') {
+			i++
+		}
+		if i >= len(b) || b[i] < '0' || b[i] > '9' {
+			return 0, false
+		}
+		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+			i++
+		}
+	}
+	return i, true
+}
+
+// SpecNodeName reads a pod's spec.nodeName as encoding/json would decode
+// it into a struct with just that field ("" when absent or null), without
+// decoding the rest. ok false: it could not be sure (invalid JSON, escapes,
+// keys differing only in case, duplicates, a non-string value): decode it.
+func SpecNodeName(pod []byte) (node string, ok bool) {
+	if !isObject(pod) {
+		return "", false
+	}
+	var buf [16]member
+	ms, valid := splitObject(pod, buf[:0], 0)
+	if !valid {
+		return "", false
+	}
+	spec, ok := exactMember(ms, "spec")
+	if !ok || spec == nil || string(spec) == "null" {
+		return "", ok
+	}
+	if spec[0] != '{' {
+		return "", false
+	}
+	var sbuf [16]member
+	sms, _ := splitObject(spec, sbuf[:0], 1)
+	v, ok := exactMember(sms, "nodeName")
+	switch {
+	case !ok:
+		return "", false
+	case v == nil || string(v) == "null":
+		return "", true
+	case v[0] != '"':
+		return "", false
+	}
+	if !plainString(v) { // nothing encoding/json would unescape or replace
+		return "", false
+	}
+	return string(v[1 : len(v)-1]), true
+}
+
+// exactMember is the value of the one member named name (nil if none);
+// false if another key equals name but for case, or name comes twice, or a
+// key has escapes (encoding/json matches keys case-insensitively).
+func exactMember(ms []member, name string) ([]byte, bool) {
+	var value []byte
+	for _, m := range ms {
+		switch {
+		case !m.plainKey && bytes.IndexByte(m.key, '\\') >= 0:
+			return nil, false
+		case string(m.key) == name:
+			if value != nil {
+				return nil, false
+			}
+			value = m.value
+		case bytes.EqualFold(m.key, []byte(name)):
+			return nil, false
+		}
+	}
+	return value, true
+}
+
+// Compact reports whether doc is valid JSON that encoding/json writes back
+// byte for byte when it marshals it as a json.RawMessage: no white space
+// outside strings and nothing it escapes (<, >, &, U+2028, U+2029). Then
+// doc can be spliced into JSON instead of marshalled (which validates and
+// compacts it again at several times the cost).
+func Compact(doc []byte) bool {
+	in := false
+	for i := 0; i < len(doc); i++ {
+		switch c := doc[i]; {
+		case c == '<' || c == '>' || c == '&' || c == 0xE2: // 0xE2 leads U+2028 and U+2029
+			return false
+		case in && c == '\\':
+			i++
+		case c == '"':
+			in = !in
+		case !in && (c == ' ' || c == '\t' || c == '\n' || c == '\r'):
+			return false
+		}
+	}
+	end, ok := skipValue(doc, 0, 0)
+	return ok && end == len(doc)
+}

@@ -1,0 +1,307 @@
+package aggregates
+
+import (
+	"bytes"
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"pgregory.net/rapid"
+)
+
+// TestFastApplyMatchesGeneral: whenever the fast path takes an event, it
+// writes byte for byte what the general path writes, and the general path
+// does not fail. Objects and event data are drawn with the quirks the fast
+// path must decline or get right: unsorted and duplicate keys, escapes,
+// white space, nulls, keys differing in case, non-objects on the path,
+// numbers that are not integers, broken JSON.
+func TestFastApplyMatchesGeneral(t *testing.T) {
+	taken := 0
+	rapid.Check(t, func(t *rapid.T) {
+		obj := []byte(genObject(t, "obj", 0))
+		if rapid.IntRange(0, 20).Draw(t, "break-obj") == 0 {
+			obj = breakJSON(t, obj)
+		}
+		e := genEvent(t)
+		got, ok := applyFast(obj, e)
+		if !ok {
+			return
+		}
+		taken++
+		want, err := applyGeneral(obj, e)
+		if err != nil {
+			t.Fatalf("fast path took %s %s on %s; the general path fails: %v", e.Verb, e.Data, obj, err)
+		}
+		if !bytes.Equal(got, want) {
+			t.Fatalf("%s %s on %s:\nfast    %s\ngeneral %s", e.Verb, e.Data, obj, got, want)
+		}
+	})
+	t.Logf("fast path took %d events", taken)
+	if taken < 10 {
+		t.Errorf("the fast path took only %d events", taken)
+	}
+}
+
+// TestFastApplyTakesStoredObjects: the objects Gantry stores take the fast
+// path, so folds are fast in practice (and the differential test above
+// covers what they exercise).
+func TestFastApplyTakesStoredObjects(t *testing.T) {
+	reg := Builtin()
+	for _, m := range []struct{ kind, manifest string }{
+		{"deployment", `{"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"web","labels":{"app":"web"}},"spec":{"replicas":3,"selector":{"matchLabels":{"app":"web"}},"template":{"metadata":{"labels":{"app":"web"}},"spec":{"containers":[{"name":"web","image":"i"}]}}}}`},
+		{"pod", `{"apiVersion":"v1","kind":"Pod","metadata":{"name":"web","labels":{"app":"web"}},"spec":{"containers":[{"name":"web","image":"i","resources":{"requests":{"cpu":"100m"}}}]}}`},
+		{"configmap", `{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"web"},"data":{"a":"b"}}`},
+	} {
+		k, _ := reg.Lookup(m.kind)
+		d, err := Decide(k, State{}, Command{Kind: m.kind, Verb: VerbCreate, Namespace: "default", Name: "web", Object: json.RawMessage(m.manifest)}, testEnv)
+		if err != nil {
+			t.Fatalf("create %s: %v", m.kind, err)
+		}
+		obj := []byte(d.Event.Data)
+		events := []Event{
+			{Verb: Labeled, Data: []byte(`{"labels":{"rev":"v1","app":null}}`)},
+			{Verb: Labeled, Data: []byte(`{"labels":{"rev":null}}`)},
+			{Verb: StatusChanged, Data: []byte(`{"status":{"replicas":3,"conditions":[{"type":"Available","status":"True"}]}}`)},
+			{Verb: StatusChanged, Data: []byte(`{"status":null}`)},
+		}
+		switch m.kind {
+		case "deployment":
+			events = append(events, Event{Verb: Scaled, Data: []byte(`{"replicas":5,"previous":3,"generation":2}`)})
+		case "pod":
+			events = append(events, Event{Verb: Bound, Data: []byte(`{"nodeName":"node-1"}`)})
+		}
+		for _, e := range events {
+			got, ok := applyFast(obj, e)
+			if !ok {
+				t.Errorf("%s: %s %s on %s: fast path declined", m.kind, e.Verb, e.Data, obj)
+				break
+			}
+			want, err := applyGeneral(obj, e)
+			if err != nil || !bytes.Equal(got, want) {
+				t.Errorf("%s: %s %s:\nfast    %s\ngeneral %s (%v)", m.kind, e.Verb, e.Data, got, want, err)
+			}
+			obj = got
+		}
+	}
+}
+
+var genKeys = []string{"apiVersion", "kind", "metadata", "spec", "status", "labels", "replicas", "generation",
+	"nodeName", "name", "app", "rev", "a<b", `e\u0073c`, "Status", "LABELS", "Metadata", "é", "a b", "z", "Spec", "NodeNAME", "ſpec", `node\u004eame`}
+
+func genObject(t *rapid.T, label string, depth int) string {
+	n := rapid.IntRange(0, 5).Draw(t, label+"-n")
+	var b strings.Builder
+	b.WriteString(space(t, label))
+	b.WriteByte('{')
+	for i := range n {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(space(t, label))
+		key := rapid.SampledFrom(genKeys).Draw(t, label+"-key")
+		b.WriteString(`"` + key + `"`)
+		b.WriteString(space(t, label))
+		b.WriteByte(':')
+		b.WriteString(space(t, label))
+		b.WriteString(genValue(t, label+"."+key, depth+1))
+		b.WriteString(space(t, label))
+	}
+	b.WriteByte('}')
+	b.WriteString(space(t, label))
+	return b.String()
+}
+
+func genValue(t *rapid.T, label string, depth int) string {
+	kinds := 8
+	if depth > 3 {
+		kinds = 6
+	}
+	switch rapid.IntRange(0, kinds-1).Draw(t, label+"-kind") {
+	case 0:
+		return rapid.SampledFrom([]string{`"x"`, `"node-1"`, `""`, `"a\"b"`, `"<&>"`, `"é"`, `"v1"`}).Draw(t, label+"-str")
+	case 1:
+		return rapid.SampledFrom([]string{`0`, `3`, `-1`, `2147483648`, `1.5`, `1e3`, `-0`, `9223372036854775808`}).Draw(t, label+"-num")
+	case 2:
+		return rapid.SampledFrom([]string{`true`, `false`, `null`}).Draw(t, label+"-lit")
+	case 3:
+		return `[` + genValue(t, label+"[0]", depth+4) + `,1]`
+	case 4:
+		return `{}`
+	case 5:
+		return `null`
+	}
+	return genObject(t, label, depth)
+}
+
+func space(t *rapid.T, label string) string {
+	if rapid.IntRange(0, 9).Draw(t, label+"-ws") == 0 {
+		return " \n\t"
+	}
+	return ""
+}
+
+func genEvent(t *rapid.T) Event {
+	verb := rapid.SampledFrom([]string{Scaled, Labeled, Bound, StatusChanged}).Draw(t, "verb")
+	var data string
+	switch verb {
+	case Scaled:
+		data = `{"replicas":` + genNumber(t, "replicas") + `,"previous":` + genNumber(t, "previous") + `,"generation":` + genNumber(t, "generation") + `}`
+		data = rapid.SampledFrom([]string{data, `{"Replicas":2,"generation":1}`, `{"generation":4}`, `{"replicas":1,"replicas":2}`, `{}`, `null`}).Draw(t, "scaled")
+	case Labeled:
+		var b strings.Builder
+		b.WriteString(`{"labels":{`)
+		for i := range rapid.IntRange(0, 3).Draw(t, "labels") {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			k := rapid.SampledFrom([]string{"app", "rev", "a.b/c", "a<b", `e\u0073c`, "é", "z"}).Draw(t, "label-key")
+			v := rapid.SampledFrom([]string{`"web"`, `"v1"`, `""`, `null`, `"a\"b"`, `"<&>"`, `"é"`, `1`, `{}`}).Draw(t, "label-value")
+			b.WriteString(`"` + k + `":` + v)
+		}
+		b.WriteString(`}}`)
+		data = rapid.SampledFrom([]string{b.String(), `{"labels":null}`, `{"Labels":{"a":"b"}}`, `{"labels":{"a":"b"},"x":[1,{}]}`, `{}`}).Draw(t, "labeled")
+	case Bound:
+		data = rapid.SampledFrom([]string{`{"nodeName":"node-1"}`, `{"nodeName":""}`, `{"nodename":"n"}`, `{"nodeName":null}`, `{"nodeName":"<n>"}`, `{}`}).Draw(t, "bound")
+	case StatusChanged:
+		data = `{"status":` + genValue(t, "status", 1) + `}`
+		data = rapid.SampledFrom([]string{data, `{"status":null}`, `{}`, `{"STATUS":{}}`, `{"status":{"a":1},"status":{"b":2}}`}).Draw(t, "statusdata")
+	}
+	raw := []byte(data)
+	if rapid.IntRange(0, 15).Draw(t, "break-data") == 0 {
+		raw = breakJSON(t, raw)
+	}
+	return Event{Verb: verb, Data: json.RawMessage(raw)}
+}
+
+func genNumber(t *rapid.T, label string) string {
+	return rapid.SampledFrom([]string{`0`, `3`, `-2`, `2147483647`, `2147483648`, `1.0`, `1e2`, `"3"`, `null`, `-0`}).Draw(t, label)
+}
+
+// breakJSON drops or duplicates one byte.
+func breakJSON(t *rapid.T, b []byte) []byte {
+	if len(b) == 0 {
+		return b
+	}
+	i := rapid.IntRange(0, len(b)-1).Draw(t, "break-at")
+	out := append([]byte{}, b[:i]...)
+	if rapid.Bool().Draw(t, "break-dup") {
+		out = append(out, b[i])
+	}
+	return append(out, b[i+1:]...)
+}
+
+func BenchmarkApplyStatus(b *testing.B) {
+	obj := []byte(`{"apiVersion":"apps/v1","kind":"Deployment","metadata":{"creationTimestamp":"2026-11-22T10:00:00Z","generation":1,"labels":{"app":"web"},"name":"web","namespace":"default","uid":"u"},"spec":{"replicas":3,"selector":{"matchLabels":{"app":"web"}},"template":{"metadata":{"creationTimestamp":null,"labels":{"app":"web"}},"spec":{"containers":[{"name":"web","image":"i"}]}}},"status":{}}`)
+	e := Event{Verb: StatusChanged, Data: []byte(`{"status":{"replicas":3,"conditions":[{"type":"Available","status":"True","lastUpdateTime":"2026-11-22T10:00:00Z"}]}}`)}
+	for _, c := range []struct {
+		name  string
+		apply func([]byte, Event) ([]byte, error)
+	}{{"fast", Apply}, {"general", applyGeneral}} {
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for range b.N {
+				if _, err := c.apply(obj, e); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// TestScanString checks the eight-bytes-at-a-time string scanner against
+// a byte-by-byte one.
+func TestScanString(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		body := rapid.SliceOfN(rapid.SampledFrom([]byte{'a', '"', '\\', 'n', 'u', '0', 'F', 0, 0x1f, 0x20, 0x7f, 0x80, 0xff}), 0, 40).Draw(t, "b")
+		b := append([]byte{'"'}, body...)
+		wantEnd, wantPlain, wantOK := 0, true, false
+		for j := 1; j < len(b); j++ {
+			c := b[j]
+			if c == '"' {
+				wantEnd, wantOK = j+1, true
+				break
+			}
+			if c < 0x20 {
+				break
+			}
+			if c == '\\' {
+				wantPlain = false
+				if j+1 >= len(b) {
+					break
+				}
+				if e := b[j+1]; e == 'u' {
+					if j+6 > len(b) || !isHex(b[j+2]) || !isHex(b[j+3]) || !isHex(b[j+4]) || !isHex(b[j+5]) {
+						break
+					}
+					j += 5
+				} else if strings.IndexByte(`"\\/bfnrt`, e) >= 0 {
+					j++
+				} else {
+					break
+				}
+			}
+		}
+		end, plain, ok := scanString(b, 0)
+		if ok != wantOK || ok && (end != wantEnd || plain != wantPlain) {
+			t.Fatalf("scanString(%q) = %d %v %v, want %d %v %v", b, end, plain, ok, wantEnd, wantPlain, wantOK)
+		}
+	})
+}
+
+func TestSpecNodeNameMatchesEncodingJSON(t *testing.T) {
+	taken := 0
+	rapid.Check(t, func(t *rapid.T) {
+		pod := []byte(genObject(t, "pod", 0))
+		if rapid.IntRange(0, 20).Draw(t, "break-pod") == 0 {
+			pod = breakJSON(t, pod)
+		}
+		got, ok := SpecNodeName(pod)
+		if !ok {
+			return
+		}
+		taken++
+		var p struct {
+			Spec struct {
+				NodeName string `json:"nodeName"`
+			} `json:"spec"`
+		}
+		_ = json.Unmarshal(pod, &p)
+		if got != p.Spec.NodeName {
+			t.Fatalf("SpecNodeName(%s) = %q, encoding/json %q", pod, got, p.Spec.NodeName)
+		}
+	})
+	t.Logf("fast path took %d pods", taken)
+	for _, pod := range []string{`{"spec":{"nodeName":"node-1","containers":[]}}`, `{"spec":{}}`, `{"kind":"Pod"}`, `{"spec":{"nodeName":null}}`} {
+		if _, ok := SpecNodeName([]byte(pod)); !ok {
+			t.Errorf("SpecNodeName(%s) declined", pod)
+		}
+	}
+}
+
+func TestCompactMatchesMarshal(t *testing.T) {
+	taken := 0
+	rapid.Check(t, func(t *rapid.T) {
+		doc := []byte(strings.TrimSpace(genObject(t, "doc", 0)))
+		if rapid.IntRange(0, 10).Draw(t, "break-doc") == 0 {
+			doc = breakJSON(t, doc)
+		}
+		if !Compact(doc) {
+			return
+		}
+		taken++
+		out, err := json.Marshal(json.RawMessage(doc))
+		if err != nil || !bytes.Equal(out, doc) {
+			t.Fatalf("Compact(%s), but Marshal gives %s (%v)", doc, out, err)
+		}
+	})
+	t.Logf("%d compact documents", taken)
+	if !Compact([]byte(`{"a":"b c","d":[1,2.5e3,null,true]}`)) || Compact([]byte(`{"a": 1}`)) || Compact([]byte(`{"a":"<"}`)) {
+		t.Error("Compact misjudges a plain case")
+	}
+	for _, doc := range []string{"{\"a\":\"\xff\"}", `{"a":"\u003c\"\\"}`, `"x"`, `[]`} {
+		out, err := json.Marshal(json.RawMessage(doc))
+		if Compact([]byte(doc)) && (err != nil || string(out) != doc) {
+			t.Errorf("Compact(%q), but Marshal gives %q (%v)", doc, out, err)
+		}
+	}
+}
