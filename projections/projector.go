@@ -320,7 +320,7 @@ func (p *Projector) materialise(ctx context.Context, w *bus.KVWriter, c Change) 
 			return err
 		}
 	}
-	if c.Kind == "secret" && p.sealer != nil {
+	if aggregates.IsSealed(c.Kind) && p.sealer != nil {
 		sealed, err := p.sealer.Seal(obj)
 		if err != nil {
 			return err

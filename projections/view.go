@@ -71,7 +71,7 @@ func (v *View) Fold(e bus.Envelope) error {
 		return err
 	}
 	data := []byte(e.Data)
-	if kind == "secret" && v.sealer != nil {
+	if aggregates.IsSealed(kind) && v.sealer != nil {
 		if data, err = v.sealer.OpenEvent(verb, data); err != nil {
 			return fmt.Errorf("projections: event %d: %w", e.Seq, err)
 		}
