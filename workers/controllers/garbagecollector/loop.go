@@ -64,6 +64,9 @@ func NewLoop(view *projections.View, client commands.Commander, opt LoopOptions)
 // Run collects until ctx ends.
 func (l *Loop) Run(ctx context.Context) error {
 	go l.feed.Run(ctx, l.observe)
+	if l.feed.WaitSeeded(ctx) != nil { // workers start on the whole seed
+		return nil
+	}
 	go workqueue.Every(ctx, l.opt.Resync, func() {
 		l.mu.Lock()
 		keys := make([]string, 0, len(l.owners))

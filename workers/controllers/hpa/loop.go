@@ -73,6 +73,9 @@ func (l *Loop) Run(ctx context.Context) error {
 			l.queue.Add(informer.Key(c.Namespace, c.Name))
 		}
 	})
+	if l.feed.WaitSeeded(ctx) != nil { // workers start on the whole seed
+		return nil
+	}
 	go workqueue.Every(ctx, l.opt.Sync, func() {
 		for _, k := range l.hpas.Keys() {
 			l.queue.Add(k)

@@ -34,7 +34,6 @@ type Loop struct {
 	queue  *workqueue.Queue
 	expect *commands.Expectations
 	opt    LoopOptions
-	seeded uint64 // the last sequence of the seed: no decision before it is folded
 
 	mu         sync.Mutex
 	namespaces map[string]*corev1.Namespace
@@ -62,11 +61,6 @@ func NewLoop(view *projections.View, client commands.Commander, opt LoopOptions)
 	// Namespaces first: the seed must never show objects without theirs.
 	kinds := append([]string{"namespace"}, opt.Kinds...)
 	l.feed = informer.NewFeed(view, kinds...)
-	for _, k := range kinds {
-		for _, e := range view.List(k, "") {
-			l.seeded = max(l.seeded, e.Seq)
-		}
-	}
 	l.expect = commands.NewExpectations(l.feed)
 	return l
 }
@@ -89,6 +83,9 @@ func namespacedKinds() []string {
 // Run reconciles until ctx ends.
 func (l *Loop) Run(ctx context.Context) error {
 	go l.feed.Run(ctx, l.observe)
+	if l.feed.WaitSeeded(ctx) != nil { // workers start on the whole seed
+		return nil
+	}
 	go workqueue.Every(ctx, l.opt.Resync, func() {
 		for _, ns := range l.doomed() {
 			l.queue.Add(ns)
@@ -171,9 +168,6 @@ func (l *Loop) snapshot(name string) (*corev1.Namespace, []Object) {
 }
 
 func (l *Loop) reconcile(ctx context.Context, name string) error {
-	if err := l.feed.WaitFor(ctx, l.seeded); err != nil {
-		return err
-	}
 	l.expect.Wait(ctx, name, 10*time.Second)
 	ns, objs := l.snapshot(name)
 	res := Reconcile(ns, objs)

@@ -97,6 +97,9 @@ func (l *Loop) Run(ctx context.Context) error {
 	}
 	go l.watchLeases(ctx, w)
 	go l.feed.Run(ctx, l.observe)
+	if l.feed.WaitSeeded(ctx) != nil { // workers start on the whole seed
+		return nil
+	}
 	go workqueue.Every(ctx, l.opt.Resync, func() {
 		for _, k := range l.nodes.Keys() {
 			l.queue.Add(k)

@@ -25,6 +25,8 @@ type Feed struct {
 
 	// every change up to here has been handed to Run's fn
 	progress projections.Progress
+	// the last sequence among the objects the feed was seeded with
+	seeded uint64
 }
 
 // NewFeed registers on view for the given kinds and seeds the feed with
@@ -39,6 +41,7 @@ func NewFeed(view *projections.View, kinds ...string) *Feed {
 	for _, k := range kinds {
 		for _, e := range view.List(k, "") {
 			seed = append(seed, projections.Change{Entry: e, Verb: "seed"})
+			f.seeded = max(f.seeded, e.Seq)
 		}
 	}
 	f.mu.Lock()
@@ -129,6 +132,14 @@ func (f *Feed) Applied() uint64 { return f.progress.Seq() }
 
 // WaitFor blocks until Run has handed on every change up to seq, or ctx ends.
 func (f *Feed) WaitFor(ctx context.Context, seq uint64) error { return f.progress.WaitFor(ctx, seq) }
+
+// WaitSeeded blocks until Run has handed on every object the view held
+// at NewFeed, or ctx ends. A loop starts its workers after it (client-go's
+// WaitForCacheSync): a worker that ran earlier would reconcile an owner
+// whose children were not all in the store yet and act on that partial
+// picture, e.g. create a pod that exists, or report a status that is
+// false, on every restart.
+func (f *Feed) WaitSeeded(ctx context.Context) error { return f.progress.WaitFor(ctx, f.seeded) }
 
 // IndexFunc names the index values of an object.
 type IndexFunc[T any] func(*T) []string

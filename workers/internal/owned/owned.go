@@ -84,8 +84,13 @@ func New[O, C any, OP informer.Object[O], CP informer.Object[C]](view *projectio
 
 // Run feeds the stores, queues every owner each Resync, and calls
 // reconcile for queued owner keys with Workers goroutines until ctx ends.
+// The workers start once the stores hold what the view held at New, so
+// no owner is reconciled against a part of its children.
 func (l *Loop[O, C, OP, CP]) Run(ctx context.Context, reconcile func(context.Context, string) error) error {
 	go l.Feed.Run(ctx, l.observe)
+	if l.Feed.WaitSeeded(ctx) != nil {
+		return nil
+	}
 	go workqueue.Every(ctx, l.cfg.Resync, l.WakeAll)
 	workqueue.Run(ctx, l.Queue, l.cfg.Workers, reconcile)
 	return nil
