@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"strings"
 	"sync"
 
 	"github.com/gantry-sh/gantry/aggregates"
@@ -105,8 +106,12 @@ func (v *View) Fold(e bus.Envelope) error {
 	case cur != nil:
 		cur.Raw, cur.Seq = raw, e.Seq // readers copy entries under the lock
 	default:
+		// The entry's strings share one allocation with its key, not the
+		// delivered subject they were cut from (which they would keep alive).
+		key := ns + "/" + name
 		entry := ch.Entry
-		byKey[ns+"/"+name] = &entry
+		entry.Kind, entry.Namespace, entry.Name = kindToken(kind), key[:len(ns)], key[len(ns)+1:]
+		byKey[key] = &entry
 	}
 	subs := v.subs
 	v.mu.Unlock()
@@ -116,6 +121,17 @@ func (v *View) Fold(e bus.Envelope) error {
 	}
 	return nil
 }
+
+// kindToken is the built-in kind's own token string for kind, so that
+// entries share it; a kind Gantry does not know keeps a copy of its own.
+func kindToken(kind string) string {
+	if k, ok := builtinKinds().Lookup(kind); ok && k.Token == kind {
+		return k.Token
+	}
+	return strings.Clone(kind)
+}
+
+var builtinKinds = sync.OnceValue(aggregates.Builtin)
 
 // Advance records that the stream holds nothing new up to seq (an empty
 // stream, or a point-in-time view cut between events).
