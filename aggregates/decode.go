@@ -18,17 +18,16 @@ import (
 // name fields Gantry accepts but does not act on.
 func DecodeManifest(k *Kind, raw []byte) (Object, []string, error) {
 	obj := k.New()
-	name := nameOf(raw)
 	strict, err := sigsjson.UnmarshalStrict(raw, obj)
 	if err != nil {
-		return nil, nil, invalid(k, name, field.ErrorList{field.Invalid(field.NewPath(""), "", cleanJSONError(err))})
+		return nil, nil, invalid(k, nameOf(raw), field.ErrorList{field.Invalid(field.NewPath(""), "", cleanJSONError(err))})
 	}
 	if len(strict) > 0 {
 		var errs field.ErrorList
 		for _, e := range strict {
 			errs = append(errs, field.Invalid(field.NewPath(""), "", cleanJSONError(e)))
 		}
-		return nil, nil, invalid(k, name, errs)
+		return nil, nil, invalid(k, nameOf(raw), errs) // the name only when refused: it costs a pass over raw
 	}
 	if errs := checkTypeMeta(k, obj); len(errs) > 0 {
 		return nil, nil, invalid(k, obj.GetName(), errs)

@@ -9,6 +9,7 @@ package schemas
 import (
 	"bytes"
 	"embed"
+	"encoding/json"
 	"fmt"
 	"io/fs"
 	"strings"
@@ -34,6 +35,7 @@ type Validator struct {
 	mu       sync.Mutex
 	compiler *jsonschema.Compiler
 	compiled map[string]*jsonschema.Schema
+	ready    sync.Map // path → *jsonschema.Schema: compiled, read without mu
 }
 
 // NewValidator loads every embedded schema.
@@ -65,9 +67,11 @@ func (v *Validator) Validate(path string, data []byte) error {
 	if err != nil {
 		return err
 	}
-	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(data))
-	if err != nil {
-		return fmt.Errorf("not JSON: %w", err)
+	doc, ok := parseJSON(data)
+	if !ok {
+		if doc, err = jsonschema.UnmarshalJSON(bytes.NewReader(data)); err != nil {
+			return fmt.Errorf("not JSON: %w", err)
+		}
 	}
 	if err := s.Validate(doc); err != nil {
 		return fmt.Errorf("%s", oneLine(err))
@@ -86,6 +90,9 @@ func (v *Validator) ValidateEvent(kind, verb string, data []byte) error {
 }
 
 func (v *Validator) schema(path string) (*jsonschema.Schema, error) {
+	if s, ok := v.ready.Load(path); ok { // every command looks its schema up: no lock
+		return s.(*jsonschema.Schema), nil
+	}
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	if s, ok := v.compiled[path]; ok {
@@ -99,6 +106,7 @@ func (v *Validator) schema(path string) (*jsonschema.Schema, error) {
 		return nil, fmt.Errorf("schemas: compile %s: %w", path, err)
 	}
 	v.compiled[path] = s
+	v.ready.Store(path, s)
 	return s, nil
 }
 
@@ -127,4 +135,219 @@ func oneLine(err error) string {
 		parts = append(parts[:5], fmt.Sprintf("and %d more", len(parts)-5))
 	}
 	return strings.Join(parts, "; ")
+}
+
+// parseJSON is jsonschema.UnmarshalJSON (encoding/json with UseNumber, into
+// any) without the decoder's reflection and re-scanning, which cost more
+// than the validation itself on a command. It is strict: ok is false on
+// anything it is not sure to read exactly as encoding/json does, and the
+// caller then asks encoding/json (for the same result or its error).
+func parseJSON(b []byte) (doc any, ok bool) {
+	p := jsonParser{b: b}
+	p.ws()
+	doc, ok = p.value(0)
+	if !ok {
+		return nil, false
+	}
+	p.ws()
+	return doc, p.i == len(p.b)
+}
+
+type jsonParser struct {
+	b []byte
+	i int
+}
+
+// maxDepth is encoding/json's nesting limit: deeper documents fall back.
+const maxDepth = 10000
+
+func (p *jsonParser) ws() {
+	for p.i < len(p.b) {
+		switch p.b[p.i] {
+		case ' ', '\t', '\n', '\r':
+			p.i++
+		default:
+			return
+		}
+	}
+}
+
+func (p *jsonParser) value(depth int) (any, bool) {
+	if p.i >= len(p.b) || depth > maxDepth {
+		return nil, false
+	}
+	switch c := p.b[p.i]; {
+	case c == '{':
+		return p.object(depth + 1)
+	case c == '[':
+		return p.array(depth + 1)
+	case c == '"':
+		return p.str()
+
+	case c == '-' || (c >= '0' && c <= '9'):
+		return p.number()
+	case c == 't':
+		return true, p.literal("true")
+	case c == 'f':
+		return false, p.literal("false")
+	case c == 'n':
+		return nil, p.literal("null")
+	}
+	return nil, false
+}
+
+func (p *jsonParser) literal(lit string) bool {
+	if len(p.b)-p.i < len(lit) || string(p.b[p.i:p.i+len(lit)]) != lit {
+		return false
+	}
+	p.i += len(lit)
+	return true
+}
+
+func (p *jsonParser) object(depth int) (any, bool) {
+	m := map[string]any{}
+	p.i++
+	p.ws()
+	if p.i < len(p.b) && p.b[p.i] == '}' {
+		p.i++
+		return m, true
+	}
+	for {
+		if p.i >= len(p.b) || p.b[p.i] != '"' {
+			return nil, false
+		}
+		key, ok := p.str()
+		if !ok {
+			return nil, false
+		}
+		p.ws()
+		if p.i >= len(p.b) || p.b[p.i] != ':' {
+			return nil, false
+		}
+		p.i++
+		p.ws()
+		v, ok := p.value(depth)
+		if !ok {
+			return nil, false
+		}
+		m[key] = v // a repeated key: the last wins, as in encoding/json
+		p.ws()
+		if p.i >= len(p.b) {
+			return nil, false
+		}
+		switch p.b[p.i] {
+		case ',':
+			p.i++
+			p.ws()
+		case '}':
+			p.i++
+			return m, true
+		default:
+			return nil, false
+		}
+	}
+}
+
+func (p *jsonParser) array(depth int) (any, bool) {
+	a := make([]any, 0)
+	p.i++
+	p.ws()
+	if p.i < len(p.b) && p.b[p.i] == ']' {
+		p.i++
+		return a, true
+	}
+	for {
+		v, ok := p.value(depth)
+		if !ok {
+			return nil, false
+		}
+		a = append(a, v)
+		p.ws()
+		if p.i >= len(p.b) {
+			return nil, false
+		}
+		switch p.b[p.i] {
+		case ',':
+			p.i++
+			p.ws()
+		case ']':
+			p.i++
+			return a, true
+		default:
+			return nil, false
+		}
+	}
+}
+
+// str reads a string; one with escapes or non-ASCII bytes is handed to
+// encoding/json, which checks escapes and replaces invalid UTF-8.
+func (p *jsonParser) str() (string, bool) {
+	start := p.i
+	p.i++
+	plain := true
+	for p.i < len(p.b) {
+		switch c := p.b[p.i]; {
+		case c == '"':
+			p.i++
+			if plain {
+				return string(p.b[start+1 : p.i-1]), true
+			}
+			var s string
+			if json.Unmarshal(p.b[start:p.i], &s) != nil {
+				return "", false
+			}
+			return s, true
+		case c == '\\':
+			plain = false
+			p.i += 2
+		case c < 0x20:
+			return "", false
+		case c >= 0x80:
+			plain = false
+			p.i++
+		default:
+			p.i++
+		}
+	}
+	return "", false
+}
+
+// number reads a number by JSON's grammar, as a json.Number (UseNumber).
+func (p *jsonParser) number() (any, bool) {
+	start := p.i
+	if p.b[p.i] == '-' {
+		p.i++
+	}
+	switch {
+	case p.i < len(p.b) && p.b[p.i] == '0':
+		p.i++
+	case p.i < len(p.b) && p.b[p.i] >= '1' && p.b[p.i] <= '9':
+		p.digits()
+	default:
+		return nil, false
+	}
+	if p.i < len(p.b) && p.b[p.i] == '.' {
+		p.i++
+		if !p.digits() {
+			return nil, false
+		}
+	}
+	if p.i < len(p.b) && (p.b[p.i] == 'e' || p.b[p.i] == 'E') {
+		p.i++
+		if p.i < len(p.b) && (p.b[p.i] == '+' || p.b[p.i] == '-') {
+			p.i++
+		}
+		if !p.digits() {
+			return nil, false
+		}
+	}
+	return json.Number(p.b[start:p.i]), true
+}
+
+func (p *jsonParser) digits() bool {
+	start := p.i
+	for p.i < len(p.b) && p.b[p.i] >= '0' && p.b[p.i] <= '9' {
+		p.i++
+	}
+	return p.i > start
 }

@@ -40,9 +40,8 @@ func (s *Service) decode(m *nats.Msg) (aggregates.Command, bus.Envelope, *aggreg
 			return cmd, env, k, apierrors.NewBadRequest(fmt.Sprintf("%s %s: CloudEvent data does not match schema %s: %v", verb, k.Plural, bus.CommandType(k.Token, verb), err))
 		}
 	}
-	dec := json.NewDecoder(bytes.NewReader(env.Data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&cmd); err != nil {
+	cmd, err = decodeCommand(env.Data, s.opt.Validator != nil)
+	if err != nil {
 		return cmd, env, k, apierrors.NewBadRequest(fmt.Sprintf("%s %s: command data: %v", verb, k.Plural, err))
 	}
 	cmd.Kind, cmd.Verb = k.Token, verb
@@ -67,4 +66,185 @@ func scope(k *aggregates.Kind, c *aggregates.Command) error {
 		return apierrors.NewBadRequest(fmt.Sprintf("%s %q is cluster-scoped: no namespace may be given (got %q)", k.Name, c.Name, c.Namespace))
 	}
 	return nil
+}
+
+// decodeCommand reads a command's data strictly: an unknown field is an
+// error. Data that passed the schema is JSON, and when its members are
+// known fields, each given once, it is read member by member: the object
+// is taken as it is instead of being scanned twice more (the strict
+// decoder's readValue, then its skip into the RawMessage). Anything else,
+// and any error, goes through the strict decoder, for its message.
+func decodeCommand(data []byte, isJSON bool) (aggregates.Command, error) {
+	if isJSON {
+		if cmd, ok := decodeKnownCommand(data); ok {
+			return cmd, nil
+		}
+	}
+	var cmd aggregates.Command
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	err := dec.Decode(&cmd)
+	return cmd, err
+}
+
+// decodeKnownCommand is decodeCommand's fast path over known-valid JSON;
+// ok is false whenever the strict decoder might read data differently.
+func decodeKnownCommand(b []byte) (cmd aggregates.Command, ok bool) {
+	i := skipWS(b, 0)
+	if i >= len(b) || b[i] != '{' {
+		return cmd, false
+	}
+	i = skipWS(b, i+1)
+	if i < len(b) && b[i] == '}' {
+		return cmd, true
+	}
+	var seen uint16
+	for {
+		if i >= len(b) || b[i] != '"' {
+			return cmd, false
+		}
+		kEnd := stringEnd(b, i)
+		if kEnd < 0 {
+			return cmd, false
+		}
+		key := b[i+1 : kEnd-1] // an escaped or differently cased key misses every case below
+		i = skipWS(b, kEnd)
+		if i >= len(b) || b[i] != ':' {
+			return cmd, false
+		}
+		i = skipWS(b, i+1)
+		vEnd := valueEnd(b, i)
+		if vEnd < 0 {
+			return cmd, false
+		}
+		bit, ok := commandField(&cmd, string(key), b[i:vEnd])
+		if !ok || seen&bit != 0 {
+			return cmd, false
+		}
+		seen |= bit
+		i = skipWS(b, vEnd)
+		if i >= len(b) {
+			return cmd, false
+		}
+		switch b[i] {
+		case ',':
+			i = skipWS(b, i+1)
+		case '}':
+			return cmd, true
+		default:
+			return cmd, false
+		}
+	}
+}
+
+// commandField sets the field of cmd named key (its JSON name, exactly)
+// from v, and returns a bit for the field to catch repeats.
+func commandField(cmd *aggregates.Command, key string, v []byte) (uint16, bool) {
+	switch key {
+	case "namespace":
+		return 1 << 0, stringField(&cmd.Namespace, v)
+	case "name":
+		return 1 << 1, stringField(&cmd.Name, v)
+	case "resourceVersion":
+		return 1 << 2, stringField(&cmd.ResourceVersion, v)
+	case "nodeName":
+		return 1 << 3, stringField(&cmd.NodeName, v)
+	case "object":
+		return 1 << 4, rawField(&cmd.Object, v)
+	case "status":
+		return 1 << 5, rawField(&cmd.Status, v)
+	case "patch":
+		return 1 << 6, rawField(&cmd.Patch, v)
+	case "replicas":
+		return 1 << 7, json.Unmarshal(v, &cmd.Replicas) == nil
+	case "labels":
+		return 1 << 8, json.Unmarshal(v, &cmd.Labels) == nil
+	case "gracePeriodSeconds":
+		return 1 << 9, json.Unmarshal(v, &cmd.GracePeriodSeconds) == nil
+	}
+	return 0, false
+}
+
+func stringField(dst *string, v []byte) bool {
+	if len(v) >= 2 && v[0] == '"' && plainASCII(v[1:len(v)-1]) {
+		*dst = string(v[1 : len(v)-1])
+		return true
+	}
+	return json.Unmarshal(v, dst) == nil
+}
+
+// rawField takes a JSON value as it is; null is left to the strict decoder.
+func rawField(dst *json.RawMessage, v []byte) bool {
+	if string(v) == "null" {
+		return false
+	}
+	*dst = v
+	return true
+}
+
+func plainASCII(s []byte) bool {
+	for _, c := range s {
+		if c == '\\' || c == '"' || c < 0x20 || c >= 0x80 {
+			return false
+		}
+	}
+	return true
+}
+
+func skipWS(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
+		i++
+	}
+	return i
+}
+
+// stringEnd is the index after the string that opens at i, or -1.
+func stringEnd(b []byte, i int) int {
+	for i++; i < len(b); i++ {
+		switch b[i] {
+		case '\\':
+			i++
+		case '"':
+			return i + 1
+		}
+	}
+	return -1
+}
+
+// valueEnd is the index after the (valid) JSON value at i, or -1.
+func valueEnd(b []byte, i int) int {
+	if i >= len(b) {
+		return -1
+	}
+	switch b[i] {
+	case '"':
+		return stringEnd(b, i)
+	case '{', '[':
+		depth := 0
+		for ; i < len(b); i++ {
+			switch b[i] {
+			case '"':
+				e := stringEnd(b, i)
+				if e < 0 {
+					return -1
+				}
+				i = e - 1
+			case '{', '[':
+				depth++
+			case '}', ']':
+				if depth--; depth == 0 {
+					return i + 1
+				}
+			}
+		}
+		return -1
+	}
+	start := i
+	for i < len(b) && b[i] != ',' && b[i] != '}' && b[i] != ']' && b[i] != ' ' && b[i] != '\t' && b[i] != '\n' && b[i] != '\r' {
+		i++
+	}
+	if i == start {
+		return -1
+	}
+	return i
 }
