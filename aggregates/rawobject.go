@@ -2,9 +2,9 @@ package aggregates
 
 import (
 	"bytes"
-	"encoding/binary"
-	"math/bits"
 	"strconv"
+
+	"github.com/gantry-sh/gantry/schemas/jsonscan"
 )
 
 // The fast path of Apply for the events a projection folds most (scaled,
@@ -18,10 +18,6 @@ import (
 // characters encoding/json escapes, a duplicate key, a null member, an
 // event field named in another case, a number that is not a plain integer.
 // TestFastApplyMatchesGeneral checks it against the general path.
-
-// maxFastDepth bounds the nesting the scanner follows; deeper input takes
-// the general path.
-const maxFastDepth = 256
 
 // member is one member of a JSON object as written: its key (the bytes
 // between the quotes) and its value.
@@ -68,7 +64,7 @@ func applyFast(obj []byte, e Event) (out []byte, ok bool) {
 
 // isObject: obj starts (after white space) with '{'.
 func isObject(obj []byte) bool {
-	i := skipSpace(obj, 0)
+	i := jsonscan.Space(obj, 0)
 	return i < len(obj) && obj[i] == '{'
 }
 
@@ -76,7 +72,7 @@ func isObject(obj []byte) bool {
 // encoding/json might read differently from the exact, lower-case names:
 // a key with escapes, or a key that equals one of names but for case.
 func dataFields(data []byte, ms []member, names ...string) ([]member, bool) {
-	ms, ok := splitObject(data, ms, 0)
+	ms, ok := splitObject(data, ms)
 	if !ok {
 		return nil, false
 	}
@@ -154,7 +150,7 @@ func labeledEdits(data []byte, edits []fastEdit) ([]fastEdit, bool) {
 		return nil, false // null or absent labels: the general path
 	}
 	var lbuf [8]member
-	ls, ok := splitObject(labels, lbuf[:0], 1)
+	ls, ok := splitObject(labels, lbuf[:0])
 	if !ok {
 		return nil, false
 	}
@@ -250,7 +246,7 @@ func editObject(doc []byte, edits []fastEdit, level int) ([]byte, bool) {
 	ms := buf[:0]
 	if doc != nil {
 		var ok bool
-		if ms, ok = splitObject(doc, ms, 0); !ok {
+		if ms, ok = splitObject(doc, ms); !ok {
 			return nil, false
 		}
 		for _, m := range ms {
@@ -377,225 +373,47 @@ func writeObject(ms []member) []byte {
 // splitObject appends the members of the JSON object doc (white space
 // around it allowed, nothing else) to ms; false if doc is not one valid
 // JSON object.
-func splitObject(doc []byte, ms []member, depth int) ([]member, bool) {
-	i := skipSpace(doc, 0)
+func splitObject(doc []byte, ms []member) ([]member, bool) {
+	i := jsonscan.Space(doc, 0)
 	if i >= len(doc) || doc[i] != '{' {
 		return nil, false
 	}
-	i = skipSpace(doc, i+1)
+	i = jsonscan.Space(doc, i+1)
 	if i < len(doc) && doc[i] == '}' {
-		return ms, skipSpace(doc, i+1) == len(doc)
+		return ms, jsonscan.Space(doc, i+1) == len(doc)
 	}
 	for {
 		if i >= len(doc) || doc[i] != '"' {
 			return nil, false
 		}
-		end, plain, ok := scanString(doc, i)
+		end, plain, ok := jsonscan.String(doc, i)
 		if !ok {
 			return nil, false
 		}
 		key := doc[i+1 : end-1]
-		i = skipSpace(doc, end)
+		i = jsonscan.Space(doc, end)
 		if i >= len(doc) || doc[i] != ':' {
 			return nil, false
 		}
-		i = skipSpace(doc, i+1)
-		end, ok = skipValue(doc, i, depth+1)
+		i = jsonscan.Space(doc, i+1)
+		end, ok = jsonscan.Value(doc, i)
 		if !ok {
 			return nil, false
 		}
 		ms = append(ms, member{key: key, value: doc[i:end:end], plainKey: plain && plainKey(key)})
-		i = skipSpace(doc, end)
+		i = jsonscan.Space(doc, end)
 		if i >= len(doc) {
 			return nil, false
 		}
 		switch doc[i] {
 		case ',':
-			i = skipSpace(doc, i+1)
+			i = jsonscan.Space(doc, i+1)
 		case '}':
-			return ms, skipSpace(doc, i+1) == len(doc)
+			return ms, jsonscan.Space(doc, i+1) == len(doc)
 		default:
 			return nil, false
 		}
 	}
-}
-
-func skipSpace(b []byte, i int) int {
-	for i < len(b) && (b[i] == ' ' || b[i] == '\n' || b[i] == '\t' || b[i] == '\r') {
-		i++
-	}
-	return i
-}
-
-// skipValue returns the end of the JSON value starting at b[i], checking
-// it is valid.
-func skipValue(b []byte, i, depth int) (int, bool) {
-	if i >= len(b) || depth > maxFastDepth {
-		return 0, false
-	}
-	switch c := b[i]; {
-	case c == '"':
-		end, _, ok := scanString(b, i)
-		return end, ok
-	case c == '{':
-		return skipContainer(b, i, depth, '}')
-	case c == '[':
-		return skipContainer(b, i, depth, ']')
-	case c == 't':
-		return literal(b, i, "true")
-	case c == 'f':
-		return literal(b, i, "false")
-	case c == 'n':
-		return literal(b, i, "null")
-	case c == '-' || c >= '0' && c <= '9':
-		return skipNumber(b, i)
-	}
-	return 0, false
-}
-
-func literal(b []byte, i int, lit string) (int, bool) {
-	if len(b)-i >= len(lit) && string(b[i:i+len(lit)]) == lit {
-		return i + len(lit), true
-	}
-	return 0, false
-}
-
-// skipContainer skips an object or an array starting at b[i].
-func skipContainer(b []byte, i, depth int, closer byte) (int, bool) {
-	i = skipSpace(b, i+1)
-	if i < len(b) && b[i] == closer {
-		return i + 1, true
-	}
-	for {
-		if closer == '}' {
-			if i >= len(b) || b[i] != '"' {
-				return 0, false
-			}
-			end, _, ok := scanString(b, i)
-			if !ok {
-				return 0, false
-			}
-			i = skipSpace(b, end)
-			if i >= len(b) || b[i] != ':' {
-				return 0, false
-			}
-			i = skipSpace(b, i+1)
-		}
-		var end int
-		var ok bool
-		if i < len(b) && b[i] == '"' {
-			end, _, ok = scanString(b, i)
-		} else {
-			end, ok = skipValue(b, i, depth+1)
-		}
-		if !ok {
-			return 0, false
-		}
-		i = skipSpace(b, end)
-		if i >= len(b) {
-			return 0, false
-		}
-		switch b[i] {
-		case ',':
-			i = skipSpace(b, i+1)
-		case closer:
-			return i + 1, true
-		default:
-			return 0, false
-		}
-	}
-}
-
-// scanString returns the end of the string token at b[i] (past its
-// closing quote) and whether it has no escapes. It looks at eight bytes at
-// a time for the first byte that ends a run of plain ones (a quote, a
-// backslash, a control character): strings are most of what a fold scans.
-func scanString(b []byte, i int) (end int, plain, ok bool) {
-	const lo, hi = 0x0101010101010101, 0x8080808080808080
-	plain = true
-	j := i + 1
-	for {
-		for j+8 <= len(b) {
-			x := binary.LittleEndian.Uint64(b[j:])
-			q, s := x^(lo*'"'), x^(lo*'\\')
-			if m := ((q - lo) &^ q) | ((s - lo) &^ s) | ((x - lo*0x20) &^ x); m&hi != 0 {
-				j += bits.TrailingZeros64(m&hi) / 8
-				break
-			}
-			j += 8
-		}
-		for j < len(b) && b[j] != '"' && b[j] != '\\' && b[j] >= 0x20 {
-			j++
-		}
-		if j >= len(b) {
-			return 0, false, false
-		}
-		switch c := b[j]; {
-		case c == '"':
-			return j + 1, plain, true
-		case c < 0x20:
-			return 0, false, false
-		}
-		// A backslash.
-		plain = false
-		if j+1 >= len(b) {
-			return 0, false, false
-		}
-		switch b[j+1] {
-		case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
-			j += 2
-		case 'u':
-			if j+6 > len(b) || !isHex(b[j+2]) || !isHex(b[j+3]) || !isHex(b[j+4]) || !isHex(b[j+5]) {
-				return 0, false, false
-			}
-			j += 6
-		default:
-			return 0, false, false
-		}
-	}
-}
-
-func isHex(c byte) bool {
-	return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F'
-}
-
-// skipNumber checks the JSON number grammar: -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
-func skipNumber(b []byte, i int) (int, bool) {
-	if b[i] == '-' {
-		i++
-	}
-	switch {
-	case i < len(b) && b[i] == '0':
-		i++
-	case i < len(b) && b[i] >= '1' && b[i] <= '9':
-		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
-			i++
-		}
-	default:
-		return 0, false
-	}
-	if i < len(b) && b[i] == '.' {
-		i++
-		if i >= len(b) || b[i] < '0' || b[i] > '9' {
-			return 0, false
-		}
-		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
-			i++
-		}
-	}
-	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
-		i++
-		if i < len(b) && (b[i] == '+' || b[i] == '-') {
-			i++
-		}
-		if i >= len(b) || b[i] < '0' || b[i] > '9' {
-			return 0, false
-		}
-		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
-			i++
-		}
-	}
-	return i, true
 }
 
 // SpecNodeName reads a pod's spec.nodeName as encoding/json would decode
@@ -607,7 +425,7 @@ func SpecNodeName(pod []byte) (node string, ok bool) {
 		return "", false
 	}
 	var buf [16]member
-	ms, valid := splitObject(pod, buf[:0], 0)
+	ms, valid := splitObject(pod, buf[:0])
 	if !valid {
 		return "", false
 	}
@@ -619,7 +437,7 @@ func SpecNodeName(pod []byte) (node string, ok bool) {
 		return "", false
 	}
 	var sbuf [16]member
-	sms, _ := splitObject(spec, sbuf[:0], 1)
+	sms, _ := splitObject(spec, sbuf[:0])
 	v, ok := exactMember(sms, "nodeName")
 	switch {
 	case !ok:
@@ -675,6 +493,6 @@ func Compact(doc []byte) bool {
 			return false
 		}
 	}
-	end, ok := skipValue(doc, 0, 0)
+	end, ok := jsonscan.Value(doc, 0)
 	return ok && end == len(doc)
 }

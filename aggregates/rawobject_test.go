@@ -208,46 +208,6 @@ func BenchmarkApplyStatus(b *testing.B) {
 	}
 }
 
-// TestScanString checks the eight-bytes-at-a-time string scanner against
-// a byte-by-byte one.
-func TestScanString(t *testing.T) {
-	rapid.Check(t, func(t *rapid.T) {
-		body := rapid.SliceOfN(rapid.SampledFrom([]byte{'a', '"', '\\', 'n', 'u', '0', 'F', 0, 0x1f, 0x20, 0x7f, 0x80, 0xff}), 0, 40).Draw(t, "b")
-		b := append([]byte{'"'}, body...)
-		wantEnd, wantPlain, wantOK := 0, true, false
-		for j := 1; j < len(b); j++ {
-			c := b[j]
-			if c == '"' {
-				wantEnd, wantOK = j+1, true
-				break
-			}
-			if c < 0x20 {
-				break
-			}
-			if c == '\\' {
-				wantPlain = false
-				if j+1 >= len(b) {
-					break
-				}
-				if e := b[j+1]; e == 'u' {
-					if j+6 > len(b) || !isHex(b[j+2]) || !isHex(b[j+3]) || !isHex(b[j+4]) || !isHex(b[j+5]) {
-						break
-					}
-					j += 5
-				} else if strings.IndexByte(`"\\/bfnrt`, e) >= 0 {
-					j++
-				} else {
-					break
-				}
-			}
-		}
-		end, plain, ok := scanString(b, 0)
-		if ok != wantOK || ok && (end != wantEnd || plain != wantPlain) {
-			t.Fatalf("scanString(%q) = %d %v %v, want %d %v %v", b, end, plain, ok, wantEnd, wantPlain, wantOK)
-		}
-	})
-}
-
 func TestSpecNodeNameMatchesEncodingJSON(t *testing.T) {
 	taken := 0
 	rapid.Check(t, func(t *rapid.T) {

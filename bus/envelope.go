@@ -12,6 +12,8 @@ import (
 	cloudevents "github.com/cloudevents/sdk-go/v2/event"
 	jsoniter "github.com/json-iterator/go"
 	"github.com/nats-io/nats.go"
+
+	"github.com/gantry-sh/gantry/schemas/jsonscan"
 )
 
 // ContentType is the NATS Content-Type of a structured CloudEvent.
@@ -152,13 +154,13 @@ func plainJSONString(s string) bool {
 }
 
 // validJSON is json.Valid by the grammar check the decode side already has
-// (skipJSON), several times faster than encoding/json's state machine on
+// (jsonscan.Value), several times faster than encoding/json's state machine on
 // an event's data. True means json.Valid says true; false may be a
 // document it declines (nested deeper than maxDepth), so the caller asks
 // json.Valid then.
 func validJSON(b []byte) bool {
-	end, ok := valueEnd(b, skipWS(b, 0))
-	return ok && skipWS(b, end) == len(b)
+	end, ok := jsonscan.Value(b, jsonscan.Space(b, 0))
+	return ok && jsonscan.Space(b, end) == len(b)
 }
 
 // wireOut is what Marshal writes, attributes first, in the spec's order.

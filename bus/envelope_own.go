@@ -2,10 +2,10 @@ package bus
 
 import (
 	"bytes"
-	"encoding/binary"
-	"math/bits"
 	"strings"
 	"time"
+
+	"github.com/gantry-sh/gantry/schemas/jsonscan"
 )
 
 // unmarshalOwn is UnmarshalEnvelope's fast path, for envelopes as Marshal
@@ -75,11 +75,11 @@ func (w *ownWire) attr(b []byte, a int) []byte { return b[w.attrs[a][0]:w.attrs[
 func scanOwn(b []byte) (ownWire, bool) {
 	var w ownWire
 	var timeTok []byte
-	i := skipWS(b, 0)
+	i := jsonscan.Space(b, 0)
 	if i >= len(b) || b[i] != '{' {
 		return w, false
 	}
-	i = skipWS(b, i+1)
+	i = jsonscan.Space(b, i+1)
 	if i < len(b) && b[i] == '}' {
 		return w, false // no attributes: the general path words the error
 	}
@@ -87,16 +87,16 @@ func scanOwn(b []byte) (ownWire, bool) {
 		if i >= len(b) || b[i] != '"' {
 			return w, false
 		}
-		end, ok := plainStringEnd(b, i)
+		end, ok := plainString(b, i)
 		if !ok {
 			return w, false
 		}
 		key := b[i+1 : end-1]
-		i = skipWS(b, end)
+		i = jsonscan.Space(b, end)
 		if i >= len(b) || b[i] != ':' {
 			return w, false
 		}
-		i = skipWS(b, i+1)
+		i = jsonscan.Space(b, i+1)
 		if i >= len(b) {
 			return w, false
 		}
@@ -106,7 +106,7 @@ func scanOwn(b []byte) (ownWire, bool) {
 			if b[i] != '"' {
 				return w, false
 			}
-			if end, ok = plainStringEnd(b, i); !ok {
+			if end, ok = plainString(b, i); !ok {
 				return w, false
 			}
 			w.attrs[attr] = [2]int{i + 1, end - 1}
@@ -114,7 +114,7 @@ func scanOwn(b []byte) (ownWire, bool) {
 			if b[i] != '"' {
 				return w, false
 			}
-			if end, ok = plainStringEnd(b, i); !ok {
+			if end, ok = plainString(b, i); !ok {
 				return w, false
 			}
 			timeTok = b[i:end]
@@ -122,7 +122,7 @@ func scanOwn(b []byte) (ownWire, bool) {
 			if b[i] == 'n' {
 				return w, false
 			}
-			if end, ok = valueEnd(b, i); !ok {
+			if end, ok = jsonscan.Value(b, i); !ok {
 				return w, false
 			}
 			w.data = b[i:end:end]
@@ -130,20 +130,20 @@ func scanOwn(b []byte) (ownWire, bool) {
 			if hasUpperOrNonASCII(key) || string(key) == "data_base64" {
 				return w, false // jsoniter matches keys whatever their case
 			}
-			if end, ok = valueEnd(b, i); !ok {
+			if end, ok = jsonscan.Value(b, i); !ok {
 				return w, false
 			}
 		}
-		i = skipWS(b, end)
+		i = jsonscan.Space(b, end)
 		if i >= len(b) {
 			return w, false
 		}
 		switch b[i] {
 		case ',':
-			i = skipWS(b, i+1)
+			i = jsonscan.Space(b, i+1)
 			continue
 		case '}':
-			if skipWS(b, i+1) != len(b) {
+			if jsonscan.Space(b, i+1) != len(b) {
 				return w, false
 			}
 		default:
@@ -212,190 +212,9 @@ func hasUpperOrNonASCII(key []byte) bool {
 	return false
 }
 
-func skipWS(b []byte, i int) int {
-	for i < len(b) && (b[i] == ' ' || b[i] == '\n' || b[i] == '\t' || b[i] == '\r') {
-		i++
-	}
-	return i
-}
-
-// plainStringEnd is the end (past the closing quote) of the string at
-// b[i]; false if it has an escape or a control character.
-func plainStringEnd(b []byte, i int) (int, bool) {
-	j := i + 1 + specialAt(b[i+1:])
-	if j < len(b) && b[j] == '"' {
-		return j + 1, true
-	}
-	return 0, false
-}
-
-// stringEnd is the end of the string at b[i], escapes allowed; false for
-// a control character (which the jsoniter decoder refuses too).
-func stringEnd(b []byte, i int) (int, bool) {
-	for j := i + 1; j < len(b); j++ {
-		j += specialAt(b[j:])
-		if j >= len(b) {
-			break
-		}
-		switch c := b[j]; {
-		case c == '"':
-			return j + 1, true
-		case c == '\\':
-			if j+1 >= len(b) {
-				return 0, false
-			}
-			switch b[j+1] {
-			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
-				j++
-			case 'u':
-				if j+6 > len(b) || !isHex(b[j+2]) || !isHex(b[j+3]) || !isHex(b[j+4]) || !isHex(b[j+5]) {
-					return 0, false
-				}
-				j += 5
-			default:
-				return 0, false
-			}
-		case c < 0x20:
-			return 0, false
-		}
-	}
-	return 0, false
-}
-
-// valueEnd is the end of the valid JSON value at b[i]; false if there is
-// none (the jsoniter decoder checks the structure of what it skips too).
-func valueEnd(b []byte, i int) (int, bool) { return skipJSON(b, i, 0) }
-
-// maxDepth bounds the nesting skipJSON follows (deeper: the general path).
-const maxDepth = 256
-
-// skipJSON returns the end of the JSON value starting at b[i], checking
-// its grammar.
-func skipJSON(b []byte, i, depth int) (int, bool) {
-	if i >= len(b) || depth > maxDepth {
-		return 0, false
-	}
-	switch c := b[i]; {
-	case c == '"':
-		return stringEnd(b, i)
-	case c == '{' || c == '[':
-		closer := byte('}')
-		if c == '[' {
-			closer = ']'
-		}
-		i = skipWS(b, i+1)
-		if i < len(b) && b[i] == closer {
-			return i + 1, true
-		}
-		for {
-			if closer == '}' {
-				if i >= len(b) || b[i] != '"' {
-					return 0, false
-				}
-				end, ok := stringEnd(b, i)
-				if !ok {
-					return 0, false
-				}
-				if i = skipWS(b, end); i >= len(b) || b[i] != ':' {
-					return 0, false
-				}
-				i = skipWS(b, i+1)
-			}
-			end, ok := skipJSON(b, i, depth+1)
-			if !ok {
-				return 0, false
-			}
-			if i = skipWS(b, end); i >= len(b) {
-				return 0, false
-			}
-			switch b[i] {
-			case ',':
-				i = skipWS(b, i+1)
-			case closer:
-				return i + 1, true
-			default:
-				return 0, false
-			}
-		}
-	case c == 't':
-		return literalEnd(b, i, "true")
-	case c == 'f':
-		return literalEnd(b, i, "false")
-	case c == 'n':
-		return literalEnd(b, i, "null")
-	case c == '-' || c >= '0' && c <= '9':
-		return numberEnd(b, i)
-	}
-	return 0, false
-}
-
-func literalEnd(b []byte, i int, lit string) (int, bool) {
-	if len(b)-i >= len(lit) && string(b[i:i+len(lit)]) == lit {
-		return i + len(lit), true
-	}
-	return 0, false
-}
-
-// numberEnd checks the JSON number grammar: -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
-func numberEnd(b []byte, i int) (int, bool) {
-	digits := func(i int) (int, bool) {
-		start := i
-		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
-			i++
-		}
-		return i, i > start
-	}
-	if b[i] == '-' {
-		i++
-	}
-	switch {
-	case i < len(b) && b[i] == '0':
-		i++
-	case i < len(b) && b[i] >= '1' && b[i] <= '9':
-		i, _ = digits(i)
-	default:
-		return 0, false
-	}
-	var ok bool
-	if i < len(b) && b[i] == '.' {
-		if i, ok = digits(i + 1); !ok {
-			return 0, false
-		}
-	}
-	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
-		i++
-		if i < len(b) && (b[i] == '+' || b[i] == '-') {
-			i++
-		}
-		if i, ok = digits(i); !ok {
-			return 0, false
-		}
-	}
-	return i, true
-}
-
-func isHex(c byte) bool {
-	return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F'
-}
-
-// specialAt is the index of the first byte of b that is '"', '\\' or a
-// control character (len(b) if none), eight bytes at a time.
-func specialAt(b []byte) int {
-	const lo, hi = 0x0101010101010101, 0x8080808080808080
-	i := 0
-	for ; i+8 <= len(b); i += 8 {
-		x := binary.LittleEndian.Uint64(b[i:])
-		q, s := x^(lo*'"'), x^(lo*'\\')
-		// A byte of m has its top bit set at the first byte that is zero
-		// in q or s, or below 0x20 in x (later ones may be false hits).
-		if m := ((q - lo) &^ q) | ((s - lo) &^ s) | ((x - lo*0x20) &^ x); m&hi != 0 {
-			return i + bits.TrailingZeros64(m&hi)/8
-		}
-	}
-	for ; i < len(b); i++ {
-		if c := b[i]; c == '"' || c == '\\' || c < 0x20 {
-			return i
-		}
-	}
-	return len(b)
+// plainString is the end (past the closing quote) of the string at b[i];
+// false if it has an escape or a control character.
+func plainString(b []byte, i int) (int, bool) {
+	end, plain, ok := jsonscan.String(b, i)
+	return end, ok && plain
 }

@@ -123,19 +123,3 @@ func TestAckMetadata(t *testing.T) {
 		}
 	}
 }
-
-func TestSpecialAt(t *testing.T) {
-	rapid.Check(t, func(t *rapid.T) {
-		b := rapid.SliceOfN(rapid.SampledFrom([]byte{'a', '"', '\\', 0, 0x1f, 0x20, 0x7f, 0x80, 0xff, '!', 'Z'}), 0, 40).Draw(t, "b")
-		want := len(b)
-		for i, c := range b {
-			if c == '"' || c == '\\' || c < 0x20 {
-				want = i
-				break
-			}
-		}
-		if got := specialAt(b); got != want {
-			t.Fatalf("specialAt(%q) = %d, want %d", b, got, want)
-		}
-	})
-}

@@ -18,6 +18,8 @@ import (
 	"github.com/santhosh-tekuri/jsonschema/v6"
 	"golang.org/x/text/language"
 	"golang.org/x/text/message"
+
+	"github.com/gantry-sh/gantry/schemas/jsonscan"
 )
 
 // Base is the URL every schema's $id starts with.
@@ -161,16 +163,7 @@ type jsonParser struct {
 // maxDepth is encoding/json's nesting limit: deeper documents fall back.
 const maxDepth = 10000
 
-func (p *jsonParser) ws() {
-	for p.i < len(p.b) {
-		switch p.b[p.i] {
-		case ' ', '\t', '\n', '\r':
-			p.i++
-		default:
-			return
-		}
-	}
-}
+func (p *jsonParser) ws() { p.i = jsonscan.Space(p.b, p.i) }
 
 func (p *jsonParser) value(depth int) (any, bool) {
 	if p.i >= len(p.b) || depth > maxDepth {
@@ -197,11 +190,9 @@ func (p *jsonParser) value(depth int) (any, bool) {
 }
 
 func (p *jsonParser) literal(lit string) bool {
-	if len(p.b)-p.i < len(lit) || string(p.b[p.i:p.i+len(lit)]) != lit {
-		return false
-	}
-	p.i += len(lit)
-	return true
+	end, ok := jsonscan.Literal(p.b, p.i, lit)
+	p.i = end
+	return ok
 }
 
 func (p *jsonParser) object(depth int) (any, bool) {
@@ -280,74 +271,32 @@ func (p *jsonParser) array(depth int) (any, bool) {
 }
 
 // str reads a string; one with escapes or non-ASCII bytes is handed to
-// encoding/json, which checks escapes and replaces invalid UTF-8.
+// encoding/json, which unescapes and replaces invalid UTF-8.
 func (p *jsonParser) str() (string, bool) {
 	start := p.i
-	p.i++
-	plain := true
-	for p.i < len(p.b) {
-		switch c := p.b[p.i]; {
-		case c == '"':
-			p.i++
-			if plain {
-				return string(p.b[start+1 : p.i-1]), true
-			}
-			var s string
-			if json.Unmarshal(p.b[start:p.i], &s) != nil {
-				return "", false
-			}
-			return s, true
-		case c == '\\':
-			plain = false
-			p.i += 2
-		case c < 0x20:
-			return "", false
-		case c >= 0x80:
-			plain = false
-			p.i++
-		default:
-			p.i++
-		}
+	end, plain, ok := jsonscan.String(p.b, start)
+	if !ok {
+		return "", false
 	}
-	return "", false
+	p.i = end
+	tok := p.b[start:end]
+	if plain && jsonscan.ASCII(tok) {
+		return string(tok[1 : len(tok)-1]), true
+	}
+	var s string
+	if json.Unmarshal(tok, &s) != nil {
+		return "", false
+	}
+	return s, true
 }
 
 // number reads a number by JSON's grammar, as a json.Number (UseNumber).
 func (p *jsonParser) number() (any, bool) {
 	start := p.i
-	if p.b[p.i] == '-' {
-		p.i++
-	}
-	switch {
-	case p.i < len(p.b) && p.b[p.i] == '0':
-		p.i++
-	case p.i < len(p.b) && p.b[p.i] >= '1' && p.b[p.i] <= '9':
-		p.digits()
-	default:
+	end, ok := jsonscan.Number(p.b, start)
+	if !ok {
 		return nil, false
 	}
-	if p.i < len(p.b) && p.b[p.i] == '.' {
-		p.i++
-		if !p.digits() {
-			return nil, false
-		}
-	}
-	if p.i < len(p.b) && (p.b[p.i] == 'e' || p.b[p.i] == 'E') {
-		p.i++
-		if p.i < len(p.b) && (p.b[p.i] == '+' || p.b[p.i] == '-') {
-			p.i++
-		}
-		if !p.digits() {
-			return nil, false
-		}
-	}
-	return json.Number(p.b[start:p.i]), true
-}
-
-func (p *jsonParser) digits() bool {
-	start := p.i
-	for p.i < len(p.b) && p.b[p.i] >= '0' && p.b[p.i] <= '9' {
-		p.i++
-	}
-	return p.i > start
+	p.i = end
+	return json.Number(p.b[start:end]), true
 }

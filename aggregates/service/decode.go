@@ -11,6 +11,8 @@ import (
 
 	"github.com/gantry-sh/gantry/aggregates"
 	"github.com/gantry-sh/gantry/bus"
+
+	"github.com/gantry-sh/gantry/schemas/jsonscan"
 )
 
 // decode reads the command CloudEvent: the envelope, its type against the
@@ -90,11 +92,11 @@ func decodeCommand(data []byte, isJSON bool) (aggregates.Command, error) {
 // decodeKnownCommand is decodeCommand's fast path over known-valid JSON;
 // ok is false whenever the strict decoder might read data differently.
 func decodeKnownCommand(b []byte) (cmd aggregates.Command, ok bool) {
-	i := skipWS(b, 0)
+	i := jsonscan.Space(b, 0)
 	if i >= len(b) || b[i] != '{' {
 		return cmd, false
 	}
-	i = skipWS(b, i+1)
+	i = jsonscan.Space(b, i+1)
 	if i < len(b) && b[i] == '}' {
 		return cmd, true
 	}
@@ -103,18 +105,18 @@ func decodeKnownCommand(b []byte) (cmd aggregates.Command, ok bool) {
 		if i >= len(b) || b[i] != '"' {
 			return cmd, false
 		}
-		kEnd := stringEnd(b, i)
-		if kEnd < 0 {
+		kEnd, _, ok := jsonscan.String(b, i)
+		if !ok {
 			return cmd, false
 		}
 		key := b[i+1 : kEnd-1] // an escaped or differently cased key misses every case below
-		i = skipWS(b, kEnd)
+		i = jsonscan.Space(b, kEnd)
 		if i >= len(b) || b[i] != ':' {
 			return cmd, false
 		}
-		i = skipWS(b, i+1)
-		vEnd := valueEnd(b, i)
-		if vEnd < 0 {
+		i = jsonscan.Space(b, i+1)
+		vEnd, ok := jsonscan.Value(b, i)
+		if !ok {
 			return cmd, false
 		}
 		bit, ok := commandField(&cmd, string(key), b[i:vEnd])
@@ -122,13 +124,13 @@ func decodeKnownCommand(b []byte) (cmd aggregates.Command, ok bool) {
 			return cmd, false
 		}
 		seen |= bit
-		i = skipWS(b, vEnd)
+		i = jsonscan.Space(b, vEnd)
 		if i >= len(b) {
 			return cmd, false
 		}
 		switch b[i] {
 		case ',':
-			i = skipWS(b, i+1)
+			i = jsonscan.Space(b, i+1)
 		case '}':
 			return cmd, true
 		default:
@@ -166,7 +168,7 @@ func commandField(cmd *aggregates.Command, key string, v []byte) (uint16, bool) 
 }
 
 func stringField(dst *string, v []byte) bool {
-	if len(v) >= 2 && v[0] == '"' && plainASCII(v[1:len(v)-1]) {
+	if _, plain, ok := jsonscan.String(v, 0); ok && plain && jsonscan.ASCII(v) {
 		*dst = string(v[1 : len(v)-1])
 		return true
 	}
@@ -180,71 +182,4 @@ func rawField(dst *json.RawMessage, v []byte) bool {
 	}
 	*dst = v
 	return true
-}
-
-func plainASCII(s []byte) bool {
-	for _, c := range s {
-		if c == '\\' || c == '"' || c < 0x20 || c >= 0x80 {
-			return false
-		}
-	}
-	return true
-}
-
-func skipWS(b []byte, i int) int {
-	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
-		i++
-	}
-	return i
-}
-
-// stringEnd is the index after the string that opens at i, or -1.
-func stringEnd(b []byte, i int) int {
-	for i++; i < len(b); i++ {
-		switch b[i] {
-		case '\\':
-			i++
-		case '"':
-			return i + 1
-		}
-	}
-	return -1
-}
-
-// valueEnd is the index after the (valid) JSON value at i, or -1.
-func valueEnd(b []byte, i int) int {
-	if i >= len(b) {
-		return -1
-	}
-	switch b[i] {
-	case '"':
-		return stringEnd(b, i)
-	case '{', '[':
-		depth := 0
-		for ; i < len(b); i++ {
-			switch b[i] {
-			case '"':
-				e := stringEnd(b, i)
-				if e < 0 {
-					return -1
-				}
-				i = e - 1
-			case '{', '[':
-				depth++
-			case '}', ']':
-				if depth--; depth == 0 {
-					return i + 1
-				}
-			}
-		}
-		return -1
-	}
-	start := i
-	for i < len(b) && b[i] != ',' && b[i] != '}' && b[i] != ']' && b[i] != ' ' && b[i] != '\t' && b[i] != '\n' && b[i] != '\r' {
-		i++
-	}
-	if i == start {
-		return -1
-	}
-	return i
 }

@@ -1,0 +1,211 @@
+// Package jsonscan checks and splits JSON text (RFC 8259) by its grammar
+// without decoding it. Gantry's fast decoding paths — the event envelope,
+// a command's members, the schema validator's document, Apply's in-place
+// edits of stored objects — use it to find where values end and whether a
+// string needs unescaping, and hand anything unusual to a full decoder.
+//
+// Every function takes the text and the index where a token starts, and
+// returns the index just past it, with ok false when the text there is not
+// valid JSON (or nests deeper than MaxDepth).
+package jsonscan
+
+import (
+	"encoding/binary"
+	"math/bits"
+)
+
+// MaxDepth bounds the nesting Value follows; callers take their general
+// path for anything deeper.
+const MaxDepth = 256
+
+// Space returns the index of the first byte at or after i that is not
+// JSON white space.
+func Space(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\n' || b[i] == '\t' || b[i] == '\r') {
+		i++
+	}
+	return i
+}
+
+// Value returns the end of the JSON value starting at b[i], checking it
+// is valid.
+func Value(b []byte, i int) (end int, ok bool) { return value(b, i, 0) }
+
+func value(b []byte, i, depth int) (int, bool) {
+	if i >= len(b) || depth > MaxDepth {
+		return 0, false
+	}
+	switch c := b[i]; {
+	case c == '"':
+		end, _, ok := String(b, i)
+		return end, ok
+	case c == '{':
+		return container(b, i, depth, '}')
+	case c == '[':
+		return container(b, i, depth, ']')
+	case c == 't':
+		return Literal(b, i, "true")
+	case c == 'f':
+		return Literal(b, i, "false")
+	case c == 'n':
+		return Literal(b, i, "null")
+	case c == '-' || c >= '0' && c <= '9':
+		return Number(b, i)
+	}
+	return 0, false
+}
+
+// Literal matches lit (true, false, null) at b[i].
+func Literal(b []byte, i int, lit string) (int, bool) {
+	if len(b)-i >= len(lit) && string(b[i:i+len(lit)]) == lit {
+		return i + len(lit), true
+	}
+	return 0, false
+}
+
+// container skips an object or an array starting at b[i].
+func container(b []byte, i, depth int, closer byte) (int, bool) {
+	i = Space(b, i+1)
+	if i < len(b) && b[i] == closer {
+		return i + 1, true
+	}
+	for {
+		if closer == '}' {
+			if i >= len(b) || b[i] != '"' {
+				return 0, false
+			}
+			end, _, ok := String(b, i)
+			if !ok {
+				return 0, false
+			}
+			if i = Space(b, end); i >= len(b) || b[i] != ':' {
+				return 0, false
+			}
+			i = Space(b, i+1)
+		}
+		end, ok := value(b, i, depth+1)
+		if !ok {
+			return 0, false
+		}
+		if i = Space(b, end); i >= len(b) {
+			return 0, false
+		}
+		switch b[i] {
+		case ',':
+			i = Space(b, i+1)
+		case closer:
+			return i + 1, true
+		default:
+			return 0, false
+		}
+	}
+}
+
+// String returns the end of the string token at b[i] (past its closing
+// quote) and whether it is plain: free of escapes, so that its bytes
+// between the quotes are its value. It looks at eight bytes at a time
+// for the first byte that ends a run of plain ones (a quote, a backslash,
+// a control character): strings are most of what the scanners read.
+func String(b []byte, i int) (end int, plain, ok bool) {
+	const lo, hi = 0x0101010101010101, 0x8080808080808080
+	plain = true
+	j := i + 1
+	for {
+		// Eight bytes at a time to the first quote, backslash or control
+		// character (the mask may also flag later bytes; the first is right).
+		for j+8 <= len(b) {
+			x := binary.LittleEndian.Uint64(b[j:])
+			q, s := x^(lo*'"'), x^(lo*'\\')
+			if m := ((q - lo) &^ q) | ((s - lo) &^ s) | ((x - lo*0x20) &^ x); m&hi != 0 {
+				j += bits.TrailingZeros64(m&hi) / 8
+				break
+			}
+			j += 8
+		}
+		for j < len(b) && b[j] != '"' && b[j] != '\\' && b[j] >= 0x20 {
+			j++
+		}
+		if j >= len(b) {
+			return 0, false, false
+		}
+		switch c := b[j]; {
+		case c == '"':
+			return j + 1, plain, true
+		case c < 0x20:
+			return 0, false, false
+		}
+		// A backslash.
+		plain = false
+		if j+1 >= len(b) {
+			return 0, false, false
+		}
+		switch b[j+1] {
+		case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+			j += 2
+		case 'u':
+			if j+6 > len(b) || !isHex(b[j+2]) || !isHex(b[j+3]) || !isHex(b[j+4]) || !isHex(b[j+5]) {
+				return 0, false, false
+			}
+			j += 6
+		default:
+			return 0, false, false
+		}
+	}
+}
+
+func isHex(c byte) bool {
+	return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F'
+}
+
+// Number checks the JSON number grammar at b[i]:
+// -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
+func Number(b []byte, i int) (int, bool) {
+	if i < len(b) && b[i] == '-' {
+		i++
+	}
+	switch {
+	case i < len(b) && b[i] == '0':
+		i++
+	case i < len(b) && b[i] >= '1' && b[i] <= '9':
+		i = digits(b, i)
+	default:
+		return 0, false
+	}
+	if i < len(b) && b[i] == '.' {
+		j := digits(b, i+1)
+		if j == i+1 {
+			return 0, false
+		}
+		i = j
+	}
+	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
+		i++
+		if i < len(b) && (b[i] == '+' || b[i] == '-') {
+			i++
+		}
+		j := digits(b, i)
+		if j == i {
+			return 0, false
+		}
+		i = j
+	}
+	return i, true
+}
+
+func digits(b []byte, i int) int {
+	for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+		i++
+	}
+	return i
+}
+
+// ASCII reports whether b holds only ASCII bytes: a plain string of them
+// is its own value, with no UTF-8 to check or replace.
+func ASCII(b []byte) bool {
+	for _, c := range b {
+		if c >= 0x80 {
+			return false
+		}
+	}
+	return true
+}

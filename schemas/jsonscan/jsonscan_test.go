@@ -1,0 +1,98 @@
+package jsonscan
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"pgregory.net/rapid"
+)
+
+// TestValueAgreesWithEncodingJSON: a whole text is one valid value by
+// Value exactly when encoding/json says it is valid (up to MaxDepth).
+func TestValueAgreesWithEncodingJSON(t *testing.T) {
+	alphabet := []string{`{`, `}`, `[`, `]`, `"`, `\`, `\"`, `\u00e9`, `\x`, `:`, `,`, ` `, "\n", "\x01",
+		`a`, `é`, `0`, `1`, `-`, `.`, `e`, `+`, `true`, `false`, `null`, `tru`, `"k"`, `"v"`, `12`, `-0.5e+3`}
+	rapid.Check(t, func(t *rapid.T) {
+		parts := rapid.SliceOfN(rapid.SampledFrom(alphabet), 0, 24).Draw(t, "parts")
+		text := []byte(strings.Join(parts, ""))
+		end, ok := Value(text, Space(text, 0))
+		whole := ok && Space(text, end) == len(text)
+		if whole != json.Valid(text) {
+			t.Fatalf("%q: Value says %v, encoding/json %v", text, whole, json.Valid(text))
+		}
+	})
+	for _, valid := range []string{`{"a":[1,-0.5e+3,true,false,null,"x\"y\u00e9"]}`, `  "s"  `, `0`, `[]`, `{}`} {
+		b := []byte(valid)
+		if end, ok := Value(b, Space(b, 0)); !ok || Space(b, end) != len(b) {
+			t.Errorf("%s: not read as one value", valid)
+		}
+	}
+	deep := []byte(strings.Repeat("[", MaxDepth+2) + strings.Repeat("]", MaxDepth+2))
+	if _, ok := Value(deep, 0); ok {
+		t.Error("nesting past MaxDepth accepted")
+	}
+}
+
+// TestStringPlain: plain means the bytes between the quotes are the value.
+func TestStringPlain(t *testing.T) {
+	for _, tc := range []struct {
+		in        string
+		plain, ok bool
+	}{
+		{`"abc"`, true, true}, {`"a long string of plain bytes, longer than eight"`, true, true},
+		{`"é"`, true, true}, {`"a\nb"`, false, true}, {`"\u00e9"`, false, true},
+		{`"\x"`, false, false}, {"\"a\x01\"", false, false}, {`"open`, false, false},
+	} {
+		end, plain, ok := String([]byte(tc.in), 0)
+		if ok != tc.ok || ok && (plain != tc.plain || end != len(tc.in)) {
+			t.Errorf("%s: end %d plain %v ok %v", tc.in, end, plain, ok)
+		}
+		if ok && plain {
+			var s string
+			if json.Unmarshal([]byte(tc.in), &s) != nil || s != tc.in[1:len(tc.in)-1] {
+				t.Errorf("%s: plain but decodes to %q", tc.in, s)
+			}
+		}
+	}
+}
+
+// TestScanString checks the eight-bytes-at-a-time string scanner against
+// a byte-by-byte one.
+func TestScanString(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		body := rapid.SliceOfN(rapid.SampledFrom([]byte{'a', '"', '\\', 'n', 'u', '0', 'F', 0, 0x1f, 0x20, 0x7f, 0x80, 0xff}), 0, 40).Draw(t, "b")
+		b := append([]byte{'"'}, body...)
+		wantEnd, wantPlain, wantOK := 0, true, false
+		for j := 1; j < len(b); j++ {
+			c := b[j]
+			if c == '"' {
+				wantEnd, wantOK = j+1, true
+				break
+			}
+			if c < 0x20 {
+				break
+			}
+			if c == '\\' {
+				wantPlain = false
+				if j+1 >= len(b) {
+					break
+				}
+				if e := b[j+1]; e == 'u' {
+					if j+6 > len(b) || !isHex(b[j+2]) || !isHex(b[j+3]) || !isHex(b[j+4]) || !isHex(b[j+5]) {
+						break
+					}
+					j += 5
+				} else if strings.IndexByte(`"\\/bfnrt`, e) >= 0 {
+					j++
+				} else {
+					break
+				}
+			}
+		}
+		end, plain, ok := String(b, 0)
+		if ok != wantOK || ok && (end != wantEnd || plain != wantPlain) {
+			t.Fatalf("String(%q) = %d %v %v, want %d %v %v", b, end, plain, ok, wantEnd, wantPlain, wantOK)
+		}
+	})
+}
