@@ -37,7 +37,7 @@ type Containerd struct {
 	finalizeMu  sync.Mutex // one finalizer at a time per runtime
 	unpacked    sync.Map   // image digest → true: found unpacked (unpack)
 	cgroups     sync.Map   // container id → its cgroups path (Usage)
-	exits       exitWatch  // one /tasks/exit subscription for every WaitContainer
+	exits       exitWatch  // one /tasks/exit subscription for every OnExit
 }
 
 var _ Runtime = (*Containerd)(nil)

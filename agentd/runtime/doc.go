@@ -17,5 +17,7 @@
 // When a container's task exits, the runtime records exit code, finish time
 // and reason (Completed, Error, OOMKilled from the cgroup's oom_kill counter,
 // read before the task is deleted) in the container's labels and deletes the
-// task.
+// task. Exits are learnt from one subscription to containerd's /tasks/exit
+// events for the namespace (OnExit, WaitContainer), not from a Wait stream
+// per container.
 package runtime
