@@ -374,46 +374,14 @@ func writeObject(ms []member) []byte {
 // around it allowed, nothing else) to ms; false if doc is not one valid
 // JSON object.
 func splitObject(doc []byte, ms []member) ([]member, bool) {
-	i := jsonscan.Space(doc, 0)
-	if i >= len(doc) || doc[i] != '{' {
+	ok := jsonscan.Object(doc, func(key []byte, plain bool, value []byte) bool {
+		ms = append(ms, member{key: key, value: value, plainKey: plain && plainKey(key)})
+		return true
+	})
+	if !ok {
 		return nil, false
 	}
-	i = jsonscan.Space(doc, i+1)
-	if i < len(doc) && doc[i] == '}' {
-		return ms, jsonscan.Space(doc, i+1) == len(doc)
-	}
-	for {
-		if i >= len(doc) || doc[i] != '"' {
-			return nil, false
-		}
-		end, plain, ok := jsonscan.String(doc, i)
-		if !ok {
-			return nil, false
-		}
-		key := doc[i+1 : end-1]
-		i = jsonscan.Space(doc, end)
-		if i >= len(doc) || doc[i] != ':' {
-			return nil, false
-		}
-		i = jsonscan.Space(doc, i+1)
-		end, ok = jsonscan.Value(doc, i)
-		if !ok {
-			return nil, false
-		}
-		ms = append(ms, member{key: key, value: doc[i:end:end], plainKey: plain && plainKey(key)})
-		i = jsonscan.Space(doc, end)
-		if i >= len(doc) {
-			return nil, false
-		}
-		switch doc[i] {
-		case ',':
-			i = jsonscan.Space(doc, i+1)
-		case '}':
-			return ms, jsonscan.Space(doc, i+1) == len(doc)
-		default:
-			return nil, false
-		}
-	}
+	return ms, true
 }
 
 // SpecNodeName reads a pod's spec.nodeName as encoding/json would decode

@@ -27,16 +27,16 @@ func unmarshalOwn(b []byte) (Envelope, bool) {
 	// One allocation for every attribute: they live as long as the envelope.
 	size := 0
 	for a := attrID; a < wireAttrs; a++ {
-		size += w.attrs[a][1] - w.attrs[a][0]
+		size += len(w.attrs[a])
 	}
 	var sb strings.Builder
 	sb.Grow(size)
 	for a := attrID; a < wireAttrs; a++ {
-		sb.Write(w.attr(b, a))
+		sb.Write(w.attrs[a])
 	}
 	all, at := sb.String(), 0
 	next := func(a int) string {
-		n := w.attrs[a][1] - w.attrs[a][0]
+		n := len(w.attrs[a])
 		at += n
 		return all[at-n : at]
 	}
@@ -58,100 +58,47 @@ func unmarshalLean(b []byte) (Envelope, error) {
 	if !ok {
 		return UnmarshalEnvelope(b)
 	}
-	return Envelope{Type: string(w.attr(b, attrType)), Data: w.data}, nil
+	return Envelope{Type: string(w.attrs[attrType]), Data: w.data}, nil
 }
 
 // ownWire is where scanOwn found the members of an envelope.
 type ownWire struct {
-	attrs [wireAttrs][2]int // start and end in b of each string attribute
+	attrs [wireAttrs][]byte // each string attribute's bytes (between its quotes), in b
 	time  time.Time
 	data  []byte
 }
-
-func (w *ownWire) attr(b []byte, a int) []byte { return b[w.attrs[a][0]:w.attrs[a][1]] }
 
 // scanOwn splits an envelope for unmarshalOwn and unmarshalLean, and
 // checks what UnmarshalEnvelope checks.
 func scanOwn(b []byte) (ownWire, bool) {
 	var w ownWire
 	var timeTok []byte
-	i := jsonscan.Space(b, 0)
-	if i >= len(b) || b[i] != '{' {
-		return w, false
-	}
-	i = jsonscan.Space(b, i+1)
-	if i < len(b) && b[i] == '}' {
-		return w, false // no attributes: the general path words the error
-	}
-	for {
-		if i >= len(b) || b[i] != '"' {
-			return w, false
+	ok := jsonscan.Object(b, func(key []byte, plainKey bool, v []byte) bool {
+		if !plainKey {
+			return false
 		}
-		end, ok := plainString(b, i)
-		if !ok {
-			return w, false
-		}
-		key := b[i+1 : end-1]
-		i = jsonscan.Space(b, end)
-		if i >= len(b) || b[i] != ':' {
-			return w, false
-		}
-		i = jsonscan.Space(b, i+1)
-		if i >= len(b) {
-			return w, false
-		}
-		attr := attrIndex(key)
-		switch {
+		switch attr := attrIndex(key); {
 		case attr >= 0:
-			if b[i] != '"' {
-				return w, false
+			if !plainString(v) {
+				return false
 			}
-			if end, ok = plainString(b, i); !ok {
-				return w, false
-			}
-			w.attrs[attr] = [2]int{i + 1, end - 1}
+			w.attrs[attr] = v[1 : len(v)-1]
 		case string(key) == "time":
-			if b[i] != '"' {
-				return w, false
+			if !plainString(v) {
+				return false
 			}
-			if end, ok = plainString(b, i); !ok {
-				return w, false
-			}
-			timeTok = b[i:end]
+			timeTok = v
 		case string(key) == "data":
-			if b[i] == 'n' {
-				return w, false
+			if v[0] == 'n' {
+				return false
 			}
-			if end, ok = jsonscan.Value(b, i); !ok {
-				return w, false
-			}
-			w.data = b[i:end:end]
-		default:
-			if hasUpperOrNonASCII(key) || string(key) == "data_base64" {
-				return w, false // jsoniter matches keys whatever their case
-			}
-			if end, ok = jsonscan.Value(b, i); !ok {
-				return w, false
-			}
+			w.data = v
+		case hasUpperOrNonASCII(key) || string(key) == "data_base64":
+			return false // jsoniter matches keys whatever their case
 		}
-		i = jsonscan.Space(b, end)
-		if i >= len(b) {
-			return w, false
-		}
-		switch b[i] {
-		case ',':
-			i = jsonscan.Space(b, i+1)
-			continue
-		case '}':
-			if jsonscan.Space(b, i+1) != len(b) {
-				return w, false
-			}
-		default:
-			return w, false
-		}
-		break
-	}
-	if string(w.attr(b, attrSpecVersion)) != "1.0" || len(w.attr(b, attrID)) == 0 || len(w.attr(b, attrSource)) == 0 || len(w.attr(b, attrType)) == 0 {
+		return true
+	})
+	if !ok || string(w.attrs[attrSpecVersion]) != "1.0" || len(w.attrs[attrID]) == 0 || len(w.attrs[attrSource]) == 0 || len(w.attrs[attrType]) == 0 {
 		return w, false
 	}
 	if timeTok != nil {
@@ -212,9 +159,12 @@ func hasUpperOrNonASCII(key []byte) bool {
 	return false
 }
 
-// plainString is the end (past the closing quote) of the string at b[i];
-// false if it has an escape or a control character.
-func plainString(b []byte, i int) (int, bool) {
-	end, plain, ok := jsonscan.String(b, i)
-	return end, ok && plain
+// plainString reports whether the value v is a string without escapes
+// (its bytes between the quotes are its value).
+func plainString(v []byte) bool {
+	if len(v) == 0 || v[0] != '"' {
+		return false
+	}
+	_, plain, ok := jsonscan.String(v, 0)
+	return ok && plain
 }

@@ -92,51 +92,17 @@ func decodeCommand(data []byte, isJSON bool) (aggregates.Command, error) {
 // decodeKnownCommand is decodeCommand's fast path over known-valid JSON;
 // ok is false whenever the strict decoder might read data differently.
 func decodeKnownCommand(b []byte) (cmd aggregates.Command, ok bool) {
-	i := jsonscan.Space(b, 0)
-	if i >= len(b) || b[i] != '{' {
-		return cmd, false
-	}
-	i = jsonscan.Space(b, i+1)
-	if i < len(b) && b[i] == '}' {
-		return cmd, true
-	}
 	var seen uint16
-	for {
-		if i >= len(b) || b[i] != '"' {
-			return cmd, false
-		}
-		kEnd, _, ok := jsonscan.String(b, i)
-		if !ok {
-			return cmd, false
-		}
-		key := b[i+1 : kEnd-1] // an escaped or differently cased key misses every case below
-		i = jsonscan.Space(b, kEnd)
-		if i >= len(b) || b[i] != ':' {
-			return cmd, false
-		}
-		i = jsonscan.Space(b, i+1)
-		vEnd, ok := jsonscan.Value(b, i)
-		if !ok {
-			return cmd, false
-		}
-		bit, ok := commandField(&cmd, string(key), b[i:vEnd])
+	ok = jsonscan.Object(b, func(key []byte, _ bool, value []byte) bool {
+		// an escaped or differently cased key misses every case of commandField
+		bit, ok := commandField(&cmd, string(key), value)
 		if !ok || seen&bit != 0 {
-			return cmd, false
+			return false
 		}
 		seen |= bit
-		i = jsonscan.Space(b, vEnd)
-		if i >= len(b) {
-			return cmd, false
-		}
-		switch b[i] {
-		case ',':
-			i = jsonscan.Space(b, i+1)
-		case '}':
-			return cmd, true
-		default:
-			return cmd, false
-		}
-	}
+		return true
+	})
+	return cmd, ok
 }
 
 // commandField sets the field of cmd named key (its JSON name, exactly)

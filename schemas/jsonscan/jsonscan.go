@@ -55,6 +55,49 @@ func value(b []byte, i, depth int) (int, bool) {
 	return 0, false
 }
 
+// Object reads b as one JSON object (white space around it allowed,
+// nothing else) and calls member for each of its members in order, with
+// the key's bytes between its quotes, whether the key is plain (String),
+// and the value's bytes, checked valid. It stops as soon as member returns
+// false; ok is false then, and when b is not one valid object.
+func Object(b []byte, member func(key []byte, plainKey bool, value []byte) bool) (ok bool) {
+	i := Space(b, 0)
+	if i >= len(b) || b[i] != '{' {
+		return false
+	}
+	if i = Space(b, i+1); i < len(b) && b[i] == '}' {
+		return Space(b, i+1) == len(b)
+	}
+	for {
+		if i >= len(b) || b[i] != '"' {
+			return false
+		}
+		end, plain, ok := String(b, i)
+		if !ok {
+			return false
+		}
+		key := b[i+1 : end-1]
+		if i = Space(b, end); i >= len(b) || b[i] != ':' {
+			return false
+		}
+		i = Space(b, i+1)
+		if end, ok = Value(b, i); !ok || !member(key, plain, b[i:end:end]) {
+			return false
+		}
+		if i = Space(b, end); i >= len(b) {
+			return false
+		}
+		switch b[i] {
+		case ',':
+			i = Space(b, i+1)
+		case '}':
+			return Space(b, i+1) == len(b)
+		default:
+			return false
+		}
+	}
+}
+
 // Literal matches lit (true, false, null) at b[i].
 func Literal(b []byte, i int, lit string) (int, bool) {
 	if len(b)-i >= len(lit) && string(b[i:i+len(lit)]) == lit {
