@@ -2,6 +2,8 @@ package jsonscan
 
 import (
 	"encoding/json"
+	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
@@ -95,4 +97,29 @@ func TestScanString(t *testing.T) {
 			t.Fatalf("String(%q) = %d %v %v, want %d %v %v", b, end, plain, ok, wantEnd, wantPlain, wantOK)
 		}
 	})
+}
+
+// TestObject: Object yields an object's members in order, with plain
+// keys told apart, refuses what is not one object, and stops when told.
+func TestObject(t *testing.T) {
+	var got []string
+	ok := Object([]byte(` {"a":1, "b\\n":{"c":[true,null]} ,"a":"x"} `), func(k []byte, plain bool, v []byte) bool {
+		got = append(got, fmt.Sprintf("%s=%s/%v", k, v, plain))
+		return true
+	})
+	if want := []string{`a=1/true`, `b\n={"c":[true,null]}/false`, `a="x"/true`}; !ok || !slices.Equal(got, want) {
+		t.Fatalf("Object = %v %q, want true %q", ok, got, want)
+	}
+	for _, bad := range []string{``, `[]`, `{"a":1} x`, `{"a" 1}`, `{"a":1,}`, `{a:1}`, `{"a":tru}`} {
+		if Object([]byte(bad), func([]byte, bool, []byte) bool { return true }) {
+			t.Errorf("%q read as an object", bad)
+		}
+	}
+	if !Object([]byte(`{}`), func([]byte, bool, []byte) bool { t.Error("member of {}"); return true }) {
+		t.Error("{} refused")
+	}
+	n := 0
+	if Object([]byte(`{"a":1,"b":2}`), func([]byte, bool, []byte) bool { n++; return false }) || n != 1 {
+		t.Errorf("stopping: ok or %d calls", n)
+	}
 }
