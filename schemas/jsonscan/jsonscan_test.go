@@ -103,7 +103,7 @@ func TestScanString(t *testing.T) {
 // keys told apart, refuses what is not one object, and stops when told.
 func TestObject(t *testing.T) {
 	var got []string
-	ok := Object([]byte(` {"a":1, "b\\n":{"c":[true,null]} ,"a":"x"} `), func(k []byte, plain bool, v []byte) bool {
+	ok := Object([]byte(` {"a":1, "b\n":{"c":[true,null]} ,"a":"x"} `), func(k []byte, plain bool, v []byte) bool {
 		got = append(got, fmt.Sprintf("%s=%s/%v", k, v, plain))
 		return true
 	})
