@@ -13,6 +13,7 @@ import (
 	"github.com/containernetworking/cni/pkg/invoke"
 	"github.com/containernetworking/cni/pkg/types"
 	types100 "github.com/containernetworking/cni/pkg/types/100"
+	"github.com/containernetworking/cni/pkg/version"
 )
 
 // ErrNotFound is returned when a pod has no network attachment.
@@ -61,7 +62,10 @@ func New(cfg Config) (*Network, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cni: parse loopback config: %w", err)
 	}
-	n := &Network{cfg: cfg, cni: libcni.NewCNIConfigWithCacheDir(cfg.PluginDirs, cfg.cacheDir(), nil), list: list, plain: plain, lo: lo}
+	// The exec is given, not left to libcni: it fills a nil one in on first
+	// use without a lock, a data race between pods set up at once.
+	exec := &invoke.DefaultExec{RawExec: &invoke.RawExec{Stderr: os.Stderr}, PluginDecoder: version.PluginDecoder{}}
+	n := &Network{cfg: cfg, cni: libcni.NewCNIConfigWithCacheDir(cfg.PluginDirs, cfg.cacheDir(), exec), list: list, plain: plain, lo: lo}
 	return n, n.checkPlugins()
 }
 

@@ -33,7 +33,6 @@ type Containerd struct {
 	dataDir     string
 	net         *cni.Network
 	snapshotter string
-	resolver    remotes.Resolver
 	finalizeMu  sync.Mutex // one finalizer at a time per runtime
 	unpacked    sync.Map   // image digest → true: found unpacked (unpack)
 	cgroups     sync.Map   // container id → its cgroups path (Usage)
@@ -57,7 +56,6 @@ func New(opts Options) (*Containerd, error) {
 		dataDir:     opts.DataDir,
 		net:         opts.Network,
 		snapshotter: opts.Snapshotter,
-		resolver:    newResolver(),
 	}, nil
 }
 

@@ -43,7 +43,9 @@ func (r *Containerd) ensureImage(ctx context.Context, ref string, policy corev1.
 
 func (r *Containerd) pull(ctx context.Context, ref, name string) (client.Image, error) {
 	img, err := r.client.Pull(ctx, name,
-		client.WithResolver(r.resolver),
+		// a resolver per pull: Pull sets options on the one it is given, a
+		// data race between pods pulling at once if they shared one
+		client.WithResolver(newResolver()),
 		client.WithPullUnpack,
 		client.WithPullSnapshotter(r.snapshotter))
 	if err != nil {
