@@ -29,7 +29,7 @@ func streamMsgs(t *testing.T, c *cluster, name string) uint64 {
 // naming the object, the field and the rule; the event stream does not
 // change, and the refusal is recorded on GANTRY_REJECTED.
 func TestBadInputChangesNothing(t *testing.T) {
-	c := startCluster(t, t.TempDir(), 1)
+	c := startCluster(t, 1)
 	c.createNamespace(t, "default")
 	c.mustDo(t, "deployment", "create", aggregates.Command{Namespace: "default", Name: "web", Object: []byte(webDeployment)})
 	stale := "1"
@@ -72,7 +72,7 @@ func TestBadInputChangesNothing(t *testing.T) {
 // whose data breaks the command's schema is refused with the schema's
 // words, and nothing is appended.
 func TestCloudEventFailingSchemaIsRefused(t *testing.T) {
-	c := startCluster(t, t.TempDir(), 1)
+	c := startCluster(t, 1)
 	c.createNamespace(t, "default")
 	events := streamMsgs(t, c, bus.EventsStream)
 	for name, body := range map[string]string{

@@ -25,7 +25,7 @@ const webDeployment = `{"apiVersion":"apps/v1","kind":"Deployment","metadata":{"
 // retries) or refused with a clear error; the object equals the fold of
 // the accepted events, and no client's label is lost.
 func TestConcurrentWritersLoseNothing(t *testing.T) {
-	c := startCluster(t, t.TempDir(), 2)
+	c := startCluster(t, 2)
 	c.createNamespace(t, "default")
 	c.mustDo(t, "deployment", "create", aggregates.Command{Namespace: "default", Name: "web", Object: []byte(webDeployment)})
 

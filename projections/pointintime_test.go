@@ -24,7 +24,7 @@ func replicasOf(t *testing.T, raw []byte) int32 {
 // TestGetAt: the state as of a sequence or a time is the state before a
 // later change, and an object deleted later is still there at that time.
 func TestGetAt(t *testing.T) {
-	c := startCluster(t, t.TempDir(), 1)
+	c := startCluster(t, 1)
 	c.createNamespace(t, "default")
 	created := c.mustDo(t, "deployment", "create", aggregates.Command{Namespace: "default", Name: "web", Object: []byte(webDeployment)})
 	time.Sleep(20 * time.Millisecond) // distinct stream timestamps around the cut

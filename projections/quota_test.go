@@ -24,7 +24,7 @@ func podWithCPU(name, cpu string) []byte {
 // refused with the quota's name and what would be exceeded; deleting
 // frees the room; usage that existed before the quota counts.
 func TestQuotaEnforcedAtCommandTime(t *testing.T) {
-	c := startCluster(t, t.TempDir(), 1)
+	c := startCluster(t, 1)
 	c.createNamespace(t, "team")
 	c.mustDo(t, "pod", "create", aggregates.Command{Namespace: "team", Name: "early", Object: podWithCPU("early", "200m")})
 	c.list(t, projections.ListRequest{Kind: "pod", Namespace: "team"}) // the state bucket has caught up
@@ -60,7 +60,7 @@ func TestQuotaEnforcedAtCommandTime(t *testing.T) {
 // TestLimitRangeDefaultsAndBounds: a pod without resources gets the
 // LimitRange's defaults; one over its max is refused naming the range.
 func TestLimitRangeDefaultsAndBounds(t *testing.T) {
-	c := startCluster(t, t.TempDir(), 1)
+	c := startCluster(t, 1)
 	c.createNamespace(t, "team")
 	c.mustDo(t, "limitrange", "create", aggregates.Command{Namespace: "team", Name: "defaults", Object: []byte(
 		`{"apiVersion":"v1","kind":"LimitRange","metadata":{"name":"defaults"},"spec":{"limits":[{"type":"Container","default":{"cpu":"500m"},"defaultRequest":{"cpu":"100m"},"max":{"cpu":"1"}}]}}`)})

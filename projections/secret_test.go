@@ -14,8 +14,7 @@ import (
 // TestSecretValuesNeverReachTheStream: the plain value appears nowhere in
 // the events stream's bytes (nor the rejected stream's), yet reads see it.
 func TestSecretValuesNeverReachTheStream(t *testing.T) {
-	dir := t.TempDir()
-	c := startCluster(t, dir, 1)
+	c := startCluster(t, 1)
 	c.createNamespace(t, "default")
 	const plain = "correct-horse-battery-staple"
 	obj := `{"apiVersion":"v1","kind":"Secret","metadata":{"name":"db"},"stringData":{"password":"` + plain + `"}}`
@@ -37,7 +36,7 @@ func TestSecretValuesNeverReachTheStream(t *testing.T) {
 		t.Fatal(err)
 	}
 	c.stop()
-	files := readTree(t, dir)
+	files := readTree(t, c.dir)
 	for _, v := range []string{plain, base64.StdEncoding.EncodeToString([]byte(plain)), base64.StdEncoding.EncodeToString([]byte(plain + "-2"))} {
 		if bytes.Contains(files, []byte(v)) {
 			t.Errorf("the store holds %q in plain", v)

@@ -15,7 +15,7 @@ import (
 // TestTopServesLatestUsage: what agents publish on their metrics subjects
 // is answered by the top query, the latest sample per node.
 func TestTopServesLatestUsage(t *testing.T) {
-	c := startCluster(t, t.TempDir(), 1)
+	c := startCluster(t, 1)
 	u := projections.NewUsage()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)

@@ -3,7 +3,6 @@ package agent_test
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -12,7 +11,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -27,11 +25,9 @@ import (
 	"github.com/gantry-sh/gantry/agentd/runtime"
 	"github.com/gantry-sh/gantry/agentd/testimage"
 	"github.com/gantry-sh/gantry/aggregates"
-	"github.com/gantry-sh/gantry/aggregates/seal"
-	"github.com/gantry-sh/gantry/aggregates/service"
 	"github.com/gantry-sh/gantry/bus"
 	"github.com/gantry-sh/gantry/projections"
-	"github.com/gantry-sh/gantry/schemas"
+	"github.com/gantry-sh/gantry/projections/projtest"
 )
 
 // The shared real containerd and image; nil under -short.
@@ -90,8 +86,10 @@ func slow(t testing.TB) {
 	}
 }
 
-// cluster is an in-process control plane on an embedded JetStream.
+// cluster is an in-process control plane on an embedded JetStream, with
+// a wake-up on every change the projection folds.
 type cluster struct {
+	plane   *projtest.Cluster
 	ns      *server.Server
 	conn    *bus.Conn
 	client  *bus.Client
@@ -101,78 +99,26 @@ type cluster struct {
 
 func startCluster(t testing.TB) *cluster {
 	t.Helper()
-	ns, err := bus.StartServer(bus.ServerOptions{Port: -1, StoreDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	conn, err := bus.ConnectInProcess(ns, "test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	t.Cleanup(func() {
-		cancel()
-		wg.Wait()
-		conn.Close()
-		ns.Shutdown()
-		ns.WaitForShutdown()
-	})
-	if err := conn.Bootstrap(ctx); err != nil {
-		t.Fatal(err)
-	}
-	sealer, _ := seal.New(bytes.Repeat([]byte{7}, 32), rand.Reader)
-	validator, err := schemas.NewValidator()
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := &cluster{ns: ns, conn: conn, view: projections.NewView(sealer), changed: make(chan struct{}, 1)}
+	pc := projtest.Start(t, projtest.Options{})
+	c := &cluster{plane: pc, ns: pc.Server, conn: pc.Conn, client: pc.Client, view: pc.View, changed: make(chan struct{}, 1)}
 	c.view.OnChange(func(projections.Change) {
 		select {
 		case c.changed <- struct{}{}:
 		default:
 		}
 	})
-	proj, err := projections.NewProjector(ctx, conn, c.view, sealer)
-	if err != nil {
-		t.Fatal(err)
-	}
-	svc, err := service.New(ctx, conn, service.Options{Sealer: sealer, Validator: validator, Lanes: 8})
-	if err != nil {
-		t.Fatal(err)
-	}
-	q := projections.NewQueries(c.view, proj.Store(), aggregates.Builtin(), sealer)
-	for _, run := range []func(context.Context) error{svc.Run, proj.Run, func(ctx context.Context) error { return q.Serve(ctx, conn) }} {
-		wg.Add(1)
-		go func() { defer wg.Done(); _ = run(ctx) }()
-	}
-	c.client = bus.NewClient(conn, bus.Identity{Source: "user/test"})
-	for i := 0; ; i++ {
-		_, err := c.client.Do(ctx, "namespace", "create", aggregates.Command{Name: "default", Object: []byte(`{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"default"}}`)}, bus.CommandMeta{})
-		if err == nil {
-			break
-		}
-		if i > 100 {
-			t.Fatalf("command service never answered: %v", err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 	return c
 }
 
+// do sends a command (namespace default unless a node) and waits until the
+// view has folded it.
 func (c *cluster) do(t testing.TB, kind, verb string, cmd aggregates.Command) bus.Reply {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
 	if cmd.Namespace == "" && kind != "node" {
 		cmd.Namespace = "default"
 	}
-	r, err := c.client.Do(ctx, kind, verb, cmd, bus.CommandMeta{})
+	r, err := c.plane.Do(kind, verb, cmd)
 	if err != nil {
-		t.Fatalf("%s %s %s: %v", verb, kind, cmd.Name, err)
-	}
-	// Read your writes: the test's next look at the view sees this command.
-	if err := c.view.WaitFor(ctx, r.Seq); err != nil {
 		t.Fatalf("%s %s %s: %v", verb, kind, cmd.Name, err)
 	}
 	return r

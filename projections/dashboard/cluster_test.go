@@ -2,9 +2,7 @@ package dashboard_test
 
 import (
 	"bufio"
-	"bytes"
 	"context"
-	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -16,64 +14,28 @@ import (
 	"time"
 
 	"github.com/gantry-sh/gantry/aggregates"
-	"github.com/gantry-sh/gantry/aggregates/seal"
-	"github.com/gantry-sh/gantry/aggregates/service"
 	"github.com/gantry-sh/gantry/bus"
 	"github.com/gantry-sh/gantry/projections"
 	"github.com/gantry-sh/gantry/projections/dashboard"
-	"github.com/gantry-sh/gantry/schemas"
+	"github.com/gantry-sh/gantry/projections/projtest"
 )
 
-// controlPlane runs a command service, a projector and the dashboard on a
-// real embedded JetStream, and returns the dashboard and a client that
-// speaks as alice.
+// controlPlane runs a control plane (without the "default" namespace)
+// and the dashboard on a real embedded JetStream, and returns the
+// dashboard and a client that speaks as alice.
 func controlPlane(t *testing.T) (*httptest.Server, *bus.Client, *projections.View) {
 	t.Helper()
-	ns, err := bus.StartServer(bus.ServerOptions{Port: -1, StoreDir: t.TempDir()})
+	c := projtest.Start(t, projtest.Options{NoDefaultNamespace: true})
+	dash, err := dashboard.New(dashboard.Options{View: c.View, Store: c.Store, Kinds: aggregates.Builtin(), Sealer: c.Sealer})
 	if err != nil {
 		t.Fatal(err)
 	}
-	conn, err := bus.ConnectInProcess(ns, "test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	if err := conn.Bootstrap(ctx); err != nil {
-		t.Fatal(err)
-	}
-	sealer, _ := seal.New(bytes.Repeat([]byte{7}, 32), rand.Reader)
-	validator, err := schemas.NewValidator()
-	if err != nil {
-		t.Fatal(err)
-	}
-	svc, err := service.New(ctx, conn, service.Options{Sealer: sealer, Validator: validator, Metrics: service.NewMetrics(nil)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	view := projections.NewView(sealer)
-	proj, err := projections.NewProjector(ctx, conn, view, sealer)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dash, err := dashboard.New(dashboard.Options{View: view, Store: proj.Store(), Kinds: aggregates.Builtin(), Sealer: sealer})
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{}, 2)
-	go func() { _ = svc.Run(ctx); done <- struct{}{} }()
-	go func() { _ = proj.Run(ctx); done <- struct{}{} }()
 	srv := httptest.NewServer(dash.Handler())
-	t.Cleanup(func() {
+	t.Cleanup(func() { // before the control plane stops
 		srv.CloseClientConnections()
 		srv.Close()
-		cancel()
-		<-done
-		<-done
-		conn.Close()
-		ns.Shutdown()
-		ns.WaitForShutdown()
 	})
-	return srv, bus.NewClient(conn, bus.Identity{Source: "user/alice", Actor: "alice"}), view
+	return srv, bus.NewClient(c.Conn, bus.Identity{Source: "user/alice", Actor: "alice"}), c.View
 }
 
 func do(t *testing.T, c *bus.Client, view *projections.View, kind, verb, reason string, cmd aggregates.Command) bus.Reply {

@@ -14,7 +14,7 @@ import (
 
 	"github.com/gantry-sh/gantry/aggregates"
 	"github.com/gantry-sh/gantry/workers/dns"
-	"github.com/gantry-sh/gantry/workers/internal/testcluster"
+	"github.com/gantry-sh/gantry/projections/projtest"
 )
 
 func svc(name, clusterIP string, ports ...corev1.ServicePort) *corev1.Service {
@@ -41,7 +41,7 @@ func slice(name, service string, port int32, eps map[string]string) *discoveryv1
 }
 
 func TestWorkerAnswersFromEvents(t *testing.T) {
-	c := testcluster.Start(t, testcluster.Options{})
+	c := projtest.Start(t, projtest.Options{})
 	c.Apply("service", "default", "web", svc("web", "", corev1.ServicePort{Name: "http", Port: 80}))
 	addrs := make(chan []string, 1)
 	w, err := dns.NewWorker(c.View, dns.Config{}, dns.WorkerOptions{Addrs: []string{"127.0.0.1:0"}, CaughtUp: c.CaughtUp,
@@ -81,7 +81,7 @@ func TestWorkerAnswersFromEvents(t *testing.T) {
 	})
 	c.Apply("service", "default", "db", svc("db", "None", corev1.ServicePort{Name: "pg", Port: 5432}))
 	c.Apply("endpointslice", "default", "db-1", slice("db-1", "db", 5432, map[string]string{"10.244.1.1": "db-0", "10.244.1.2": "db-1"}))
-	testcluster.Eventually(t, 5*time.Second, "headless answer", func() bool {
+	projtest.Eventually(t, 5*time.Second, "headless answer", func() bool {
 		return len(q("db.default.svc.cluster.local.", mdns.TypeA).Answer) == 2
 	})
 	t.Run("headless A lists endpoints, hostnames resolve", func(t *testing.T) {
@@ -102,7 +102,7 @@ func TestWorkerAnswersFromEvents(t *testing.T) {
 	})
 	t.Run("deleted service is NXDOMAIN", func(t *testing.T) {
 		c.MustDo("service", "delete", aggregates.Command{Namespace: "default", Name: "web"})
-		testcluster.Eventually(t, 5*time.Second, "NXDOMAIN", func() bool {
+		projtest.Eventually(t, 5*time.Second, "NXDOMAIN", func() bool {
 			return q("web.default.svc.cluster.local.", mdns.TypeA).Rcode == mdns.RcodeNameError
 		})
 		if r := q("nope.default.svc.cluster.local.", mdns.TypeA); r.Rcode != mdns.RcodeNameError {

@@ -28,7 +28,7 @@ import (
 
 	"github.com/gantry-sh/gantry/bus"
 	"github.com/gantry-sh/gantry/workers/ingress"
-	"github.com/gantry-sh/gantry/workers/internal/testcluster"
+	"github.com/gantry-sh/gantry/projections/projtest"
 )
 
 // backend answers "<name> <host> <path> xff=<> xfp=<> xfh=<>" and counts
@@ -128,7 +128,7 @@ func testCA(t *testing.T, hosts ...string) (pool *x509.CertPool, certPEM, keyPEM
 }
 
 func TestIngressRoutesHostsPathsAndTLS(t *testing.T) {
-	c := testcluster.Start(t, testcluster.Options{})
+	c := projtest.Start(t, projtest.Options{})
 	a1 := startBackend(t, "a", "127.0.0.1:0")
 	_, port := a1.hostPort()
 	a2 := startBackend(t, "a", fmt.Sprintf("127.0.0.2:%d", port)) // same port, second endpoint
@@ -256,7 +256,7 @@ func TestIngressRoutesHostsPathsAndTLS(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 		ing.Spec.Rules = append(ing.Spec.Rules, rule("d.example.test", path("/", networkingv1.PathTypePrefix, "svc-a")))
 		c.Apply("ingress", "default", "web", ing)
-		testcluster.Eventually(t, 5*time.Second, "route to d", func() bool {
+		projtest.Eventually(t, 5*time.Second, "route to d", func() bool {
 			_, body := get("http://d.example.test/")
 			return strings.HasPrefix(body, "a ")
 		})
@@ -267,10 +267,10 @@ func TestIngressRoutesHostsPathsAndTLS(t *testing.T) {
 	})
 	t.Run("no ready endpoints: 503", func(t *testing.T) {
 		c.Apply("endpointslice", "default", "svc-b-1", slice("svc-b", bport, false, "127.0.0.1"))
-		testcluster.Eventually(t, 5*time.Second, "503", func() bool { code, _ := get("http://b.example.test/"); return code == 503 })
+		projtest.Eventually(t, 5*time.Second, "503", func() bool { code, _ := get("http://b.example.test/"); return code == 503 })
 	})
 	t.Run("status shows the router address", func(t *testing.T) {
-		testcluster.Eventually(t, 5*time.Second, "ingress status", func() bool {
+		projtest.Eventually(t, 5*time.Second, "ingress status", func() bool {
 			e, _ := c.View.Get("ingress", "default", "web")
 			var got networkingv1.Ingress
 			_ = json.Unmarshal(e.Raw, &got)

@@ -23,7 +23,7 @@ import (
 	"github.com/gantry-sh/gantry/aggregates"
 	"github.com/gantry-sh/gantry/aggregates/service"
 	"github.com/gantry-sh/gantry/projections"
-	"github.com/gantry-sh/gantry/workers/internal/testcluster"
+	"github.com/gantry-sh/gantry/projections/projtest"
 )
 
 // nodeAgent is the node agent of an env that a test can stop and start
@@ -43,7 +43,7 @@ func newEnvWithNodeAgent(t *testing.T, ns string) (*env, *nodeAgent) {
 	needsNode(t)
 	setupBridge(t)
 	t.Cleanup(removeTables)
-	e := &env{t: t, ns: ns, c: testcluster.Start(t, testcluster.Options{
+	e := &env{t: t, ns: ns, c: projtest.Start(t, projtest.Options{
 		Alloc: service.AllocConfig{ServiceCIDR: netip.MustParsePrefix(serviceCIDR)}})}
 	e.c.View.OnChange(e.changed)
 	e.startWorkers()

@@ -28,7 +28,7 @@ import (
 	"github.com/gantry-sh/gantry/workers/controllers/endpoints"
 	"github.com/gantry-sh/gantry/workers/controllers/replicaset"
 	"github.com/gantry-sh/gantry/workers/dns"
-	"github.com/gantry-sh/gantry/workers/internal/testcluster"
+	"github.com/gantry-sh/gantry/projections/projtest"
 	"github.com/gantry-sh/gantry/workers/proxy"
 )
 
@@ -47,7 +47,7 @@ const (
 // env is one node and its control plane; everything stops in t.Cleanup.
 type env struct {
 	t   *testing.T
-	c   *testcluster.Cluster
+	c   *projtest.Cluster
 	ns  string // the namespace the test's objects live in
 	ctx context.Context
 
@@ -71,7 +71,7 @@ func newEnv(t *testing.T, ns string) *env {
 	// the workers before the bus, the tables and the bridge last.
 	setupBridge(t)
 	t.Cleanup(removeTables)
-	e := &env{t: t, ns: ns, c: testcluster.Start(t, testcluster.Options{
+	e := &env{t: t, ns: ns, c: projtest.Start(t, projtest.Options{
 		Alloc: service.AllocConfig{ServiceCIDR: netip.MustParsePrefix(serviceCIDR)}})}
 	e.c.View.OnChange(e.changed)
 	e.startWorkers()

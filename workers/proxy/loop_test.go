@@ -16,7 +16,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/gantry-sh/gantry/aggregates"
-	"github.com/gantry-sh/gantry/workers/internal/testcluster"
+	"github.com/gantry-sh/gantry/projections/projtest"
 )
 
 // webSlice is the endpoint slice of service web over backends 0..n-1,
@@ -41,7 +41,7 @@ func webSlice(n int, notReady ...int) *discoveryv1.EndpointSlice {
 
 // runLoop runs a proxier on the topology's node from c's view; stop ends
 // it and waits.
-func runLoop(t *testing.T, tp *topo, c *testcluster.Cluster, cleanup bool) (stop func()) {
+func runLoop(t *testing.T, tp *topo, c *projtest.Cluster, cleanup bool) (stop func()) {
 	t.Helper()
 	p, err := New(Config{NodeName: "node-a", NodeIPs: []netip.Addr{netip.MustParseAddr(nodeIP)}, NetNSPath: tp.nsPath(tp.node),
 		ServiceCIDR: netip.MustParsePrefix("10.96.0.0/12")})
@@ -83,7 +83,7 @@ func TestLoopProgramsNetNSFromEvents(t *testing.T) {
 	for i := range 3 {
 		tp.startHTTPD(i)
 	}
-	c := testcluster.Start(t, testcluster.Options{})
+	c := projtest.Start(t, projtest.Options{})
 	r := c.Apply("service", "default", "web", &corev1.Service{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Service"},
 		ObjectMeta: metav1.ObjectMeta{Name: "web"},
 		Spec:       corev1.ServiceSpec{Type: corev1.ServiceTypeNodePort, Ports: []corev1.ServicePort{{Name: "http", Port: 80}}}})

@@ -13,7 +13,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/gantry-sh/gantry/workers/controllers/cronjob"
-	"github.com/gantry-sh/gantry/workers/internal/testcluster"
+	"github.com/gantry-sh/gantry/projections/projtest"
 )
 
 // fakeClock only moves when told; timers fire on Advance.
@@ -81,7 +81,7 @@ func cron(name string, policy batchv1.ConcurrencyPolicy) *batchv1.CronJob {
 	}
 }
 
-func jobsOf(c *testcluster.Cluster, owner string) []*batchv1.Job {
+func jobsOf(c *projtest.Cluster, owner string) []*batchv1.Job {
 	var out []*batchv1.Job
 	for _, e := range c.View.List("job", "default") {
 		j := &batchv1.Job{}
@@ -94,7 +94,7 @@ func jobsOf(c *testcluster.Cluster, owner string) []*batchv1.Job {
 	return out
 }
 
-func start(t *testing.T, c *testcluster.Cluster, clock cronjob.Clock) {
+func start(t *testing.T, c *projtest.Cluster, clock cronjob.Clock) {
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	loop := cronjob.NewLoop(c.View, c.Client, cronjob.LoopOptions{Clock: clock, Resync: time.Hour})
@@ -102,7 +102,7 @@ func start(t *testing.T, c *testcluster.Cluster, clock cronjob.Clock) {
 }
 
 func TestLoopEveryMinuteOnAFakeClock(t *testing.T) {
-	c := testcluster.Start(t, testcluster.Options{})
+	c := projtest.Start(t, projtest.Options{})
 	c.Apply("cronjob", "default", "tick", cron("tick", batchv1.AllowConcurrent))
 	clock := newFakeClock(time.Now().Add(time.Second)) // after the CronJob's creation time
 	start(t, c, clock)
@@ -110,9 +110,9 @@ func TestLoopEveryMinuteOnAFakeClock(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := 1; i <= 3; i++ {
-		testcluster.Eventually(t, 10*time.Second, "timer set", func() bool { clock.mu.Lock(); defer clock.mu.Unlock(); return len(clock.timers) > 0 })
+		projtest.Eventually(t, 10*time.Second, "timer set", func() bool { clock.mu.Lock(); defer clock.mu.Unlock(); return len(clock.timers) > 0 })
 		clock.Advance(time.Minute)
-		testcluster.Eventually(t, 10*time.Second, "a job per minute", func() bool { return len(jobsOf(c, "tick")) == i })
+		projtest.Eventually(t, 10*time.Second, "a job per minute", func() bool { return len(jobsOf(c, "tick")) == i })
 	}
 	jobs := jobsOf(c, "tick")
 	for i := 1; i < len(jobs); i++ {
@@ -122,7 +122,7 @@ func TestLoopEveryMinuteOnAFakeClock(t *testing.T) {
 			t.Fatalf("runs at %v then %v", a, b)
 		}
 	}
-	testcluster.Eventually(t, 10*time.Second, "status lists 3 active", func() bool {
+	projtest.Eventually(t, 10*time.Second, "status lists 3 active", func() bool {
 		e, _ := c.View.Get("cronjob", "default", "tick")
 		var cj batchv1.CronJob
 		_ = json.Unmarshal(e.Raw, &cj)
@@ -131,14 +131,14 @@ func TestLoopEveryMinuteOnAFakeClock(t *testing.T) {
 }
 
 func TestLoopForbidWaitsForTheActiveRun(t *testing.T) {
-	c := testcluster.Start(t, testcluster.Options{})
+	c := projtest.Start(t, projtest.Options{})
 	c.Apply("cronjob", "default", "once", cron("once", batchv1.ForbidConcurrent))
 	clock := newFakeClock(time.Now().Add(time.Second))
 	start(t, c, clock)
 	_ = c.CaughtUp(context.Background())
-	testcluster.Eventually(t, 10*time.Second, "timer set", func() bool { clock.mu.Lock(); defer clock.mu.Unlock(); return len(clock.timers) > 0 })
+	projtest.Eventually(t, 10*time.Second, "timer set", func() bool { clock.mu.Lock(); defer clock.mu.Unlock(); return len(clock.timers) > 0 })
 	clock.Advance(time.Minute)
-	testcluster.Eventually(t, 10*time.Second, "first run", func() bool { return len(jobsOf(c, "once")) == 1 })
+	projtest.Eventually(t, 10*time.Second, "first run", func() bool { return len(jobsOf(c, "once")) == 1 })
 	clock.Advance(time.Minute)
 	clock.Advance(time.Minute)
 	_ = c.CaughtUp(context.Background())
@@ -150,5 +150,5 @@ func TestLoopForbidWaitsForTheActiveRun(t *testing.T) {
 	c.Status("job", "default", first.Name, batchv1.JobStatus{StartTime: &now, CompletionTime: &now, Succeeded: 1, Conditions: []batchv1.JobCondition{
 		{Type: batchv1.JobSuccessCriteriaMet, Status: corev1.ConditionTrue}, {Type: batchv1.JobComplete, Status: corev1.ConditionTrue},
 	}})
-	testcluster.Eventually(t, 10*time.Second, "the waiting run starts once the first completes", func() bool { return len(jobsOf(c, "once")) == 2 })
+	projtest.Eventually(t, 10*time.Second, "the waiting run starts once the first completes", func() bool { return len(jobsOf(c, "once")) == 2 })
 }

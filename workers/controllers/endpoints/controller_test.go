@@ -17,7 +17,7 @@ import (
 	"github.com/gantry-sh/gantry/aggregates"
 	"github.com/gantry-sh/gantry/bus"
 	"github.com/gantry-sh/gantry/workers/controllers/endpoints"
-	"github.com/gantry-sh/gantry/workers/internal/testcluster"
+	"github.com/gantry-sh/gantry/projections/projtest"
 )
 
 func podManifest(name string, lbls map[string]string) *corev1.Pod {
@@ -38,7 +38,7 @@ func podStatus(ip string, ready bool) corev1.PodStatus {
 }
 
 // endpointsOf lists "ip:port ready" of service svc's slices in the view.
-func endpointsOf(c *testcluster.Cluster, svc string) string {
+func endpointsOf(c *projtest.Cluster, svc string) string {
 	var out []string
 	for _, e := range c.View.List("endpointslice", "default") {
 		var es discoveryv1.EndpointSlice
@@ -58,7 +58,7 @@ func endpointsOf(c *testcluster.Cluster, svc string) string {
 	return strings.Join(out, ",")
 }
 
-func startController(t *testing.T, c *testcluster.Cluster) {
+func startController(t *testing.T, c *projtest.Cluster) {
 	ctl := endpoints.New(c.View, bus.NewClient(c.Conn, bus.Identity{Source: endpoints.Source}), endpoints.Options{CaughtUp: c.CaughtUp})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
@@ -67,7 +67,7 @@ func startController(t *testing.T, c *testcluster.Cluster) {
 }
 
 func TestControllerFollowsPodReadiness(t *testing.T) {
-	c := testcluster.Start(t, testcluster.Options{})
+	c := projtest.Start(t, projtest.Options{})
 	web := map[string]string{"app": "web"}
 	c.Apply("pod", "default", "early", podManifest("early", web)) // before the controller starts
 	c.Status("pod", "default", "early", podStatus("10.244.0.9", true))
@@ -79,7 +79,7 @@ func TestControllerFollowsPodReadiness(t *testing.T) {
 	})
 	wait := func(want string) {
 		t.Helper()
-		testcluster.Eventually(t, 10*time.Second, "endpoints "+want, func() bool { return endpointsOf(c, "web") == want })
+		projtest.Eventually(t, 10*time.Second, "endpoints "+want, func() bool { return endpointsOf(c, "web") == want })
 	}
 	wait("10.244.0.9:8080 ready")
 	for i, name := range []string{"a", "b"} {

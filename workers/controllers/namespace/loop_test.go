@@ -15,11 +15,11 @@ import (
 	"github.com/gantry-sh/gantry/aggregates"
 	"github.com/gantry-sh/gantry/projections"
 	"github.com/gantry-sh/gantry/workers/controllers/namespace"
-	"github.com/gantry-sh/gantry/workers/internal/testcluster"
+	"github.com/gantry-sh/gantry/projections/projtest"
 )
 
 func TestLoopEmptiesADeletedNamespaceOwnersFirst(t *testing.T) {
-	c := testcluster.Start(t, testcluster.Options{})
+	c := projtest.Start(t, projtest.Options{})
 	c.Apply("namespace", "", "shop", &corev1.Namespace{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Namespace"}, ObjectMeta: metav1.ObjectMeta{Name: "shop"}})
 	spec := corev1.PodSpec{RestartPolicy: corev1.RestartPolicyNever, Containers: []corev1.Container{{Name: "c", Image: "busybox:1.36"}}}
 	c.Apply("job", "shop", "batch", &batchv1.Job{TypeMeta: metav1.TypeMeta{APIVersion: "batch/v1", Kind: "Job"}, ObjectMeta: metav1.ObjectMeta{Name: "batch"},
@@ -49,7 +49,7 @@ func TestLoopEmptiesADeletedNamespaceOwnersFirst(t *testing.T) {
 	go func() { _ = loop.Run(ctx) }()
 
 	c.MustDo("namespace", aggregates.VerbDelete, aggregates.Command{Name: "shop"})
-	testcluster.Eventually(t, 15*time.Second, "shop empty", func() bool {
+	projtest.Eventually(t, 15*time.Second, "shop empty", func() bool {
 		for _, k := range []string{"job", "pod", "configmap"} {
 			if len(c.View.List(k, "shop")) > 0 {
 				return false

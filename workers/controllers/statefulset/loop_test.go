@@ -15,7 +15,7 @@ import (
 	"github.com/gantry-sh/gantry/aggregates"
 	"github.com/gantry-sh/gantry/projections"
 	"github.com/gantry-sh/gantry/workers/controllers/statefulset"
-	"github.com/gantry-sh/gantry/workers/internal/testcluster"
+	"github.com/gantry-sh/gantry/projections/projtest"
 )
 
 // kubelet plays scheduler and node agents for the test: it binds each new
@@ -23,14 +23,14 @@ import (
 // Running and Ready, and finalizes terminating pods. It logs "+name" on
 // create, "ready name" and "-name" on delete, in stream order.
 type kubelet struct {
-	c     *testcluster.Cluster
+	c     *projtest.Cluster
 	place func(name string) string
 	mu    sync.Mutex
 	log   []string
 	work  chan projections.Change
 }
 
-func startKubelet(t *testing.T, c *testcluster.Cluster, place func(string) string) *kubelet {
+func startKubelet(t *testing.T, c *projtest.Cluster, place func(string) string) *kubelet {
 	k := &kubelet{c: c, place: place, work: make(chan projections.Change, 4096)}
 	c.View.OnChange(func(ch projections.Change) {
 		if ch.Kind == "pod" {
@@ -104,7 +104,7 @@ func webSet(replicas int32) *appsv1.StatefulSet {
 	}
 }
 
-func getPod(c *testcluster.Cluster, name string) *corev1.Pod {
+func getPod(c *projtest.Cluster, name string) *corev1.Pod {
 	e, ok := c.View.Get("pod", "default", name)
 	if !ok {
 		return nil
@@ -114,7 +114,7 @@ func getPod(c *testcluster.Cluster, name string) *corev1.Pod {
 	return p
 }
 
-func getSet(c *testcluster.Cluster) *appsv1.StatefulSet {
+func getSet(c *projtest.Cluster) *appsv1.StatefulSet {
 	e, ok := c.View.Get("statefulset", "default", "web")
 	if !ok {
 		return nil
@@ -125,7 +125,7 @@ func getSet(c *testcluster.Cluster) *appsv1.StatefulSet {
 }
 
 func TestLoopOrderIdentityAndVolumes(t *testing.T) {
-	c := testcluster.Start(t, testcluster.Options{})
+	c := projtest.Start(t, projtest.Options{})
 	var mu sync.Mutex
 	nodes := map[string]string{"web-0": "node-a", "web-1": "node-b", "web-2": "node-a"}
 	k := startKubelet(t, c, func(name string) string { mu.Lock(); defer mu.Unlock(); return nodes[name] })
@@ -135,9 +135,11 @@ func TestLoopOrderIdentityAndVolumes(t *testing.T) {
 	go func() { _ = loop.Run(ctx) }()
 
 	c.Apply("statefulset", "default", "web", webSet(3))
-	testcluster.Eventually(t, 20*time.Second, "3 ready replicas", func() bool {
+	projtest.Eventually(t, 20*time.Second, "3 ready replicas, each ordinal's volume node recorded", func() bool {
 		s := getSet(c)
-		return s != nil && s.Status.ReadyReplicas == 3 && s.Annotations[statefulset.AnnotationVolumeNodes] != ""
+		var volumeNodes map[string]string // the status and the annotation are separate writes
+		return s != nil && s.Status.ReadyReplicas == 3 &&
+			json.Unmarshal([]byte(s.Annotations[statefulset.AnnotationVolumeNodes]), &volumeNodes) == nil && len(volumeNodes) == 3
 	})
 	want := []string{"+web-0", "ready web-0", "+web-1", "ready web-1", "+web-2", "ready web-2"}
 	if got := k.Log(); !slices.Equal(got, want) {
@@ -159,7 +161,7 @@ func TestLoopOrderIdentityAndVolumes(t *testing.T) {
 	mu.Unlock()
 	oldUID := p.UID
 	c.MustDo("pod", aggregates.VerbDelete, aggregates.Command{Namespace: "default", Name: "web-1"})
-	testcluster.Eventually(t, 20*time.Second, "web-1 re-created and ready", func() bool {
+	projtest.Eventually(t, 20*time.Second, "web-1 re-created and ready", func() bool {
 		p := getPod(c, "web-1")
 		return p != nil && p.UID != oldUID && p.Status.Phase == corev1.PodRunning
 	})
@@ -171,7 +173,7 @@ func TestLoopOrderIdentityAndVolumes(t *testing.T) {
 	// Scale to zero: deleted in reverse order, each after the one above is gone.
 	mark := len(k.Log())
 	c.MustDo("statefulset", aggregates.VerbScale, aggregates.Command{Namespace: "default", Name: "web", Replicas: ptr(int32(0))})
-	testcluster.Eventually(t, 20*time.Second, "no replicas", func() bool {
+	projtest.Eventually(t, 20*time.Second, "no replicas", func() bool {
 		s := getSet(c)
 		return getPod(c, "web-0") == nil && s.Status.Replicas == 0
 	})
@@ -181,7 +183,7 @@ func TestLoopOrderIdentityAndVolumes(t *testing.T) {
 }
 
 func TestLoopRollingUpdateInReverse(t *testing.T) {
-	c := testcluster.Start(t, testcluster.Options{})
+	c := projtest.Start(t, projtest.Options{})
 	k := startKubelet(t, c, func(name string) string { return "node-a" })
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -190,12 +192,12 @@ func TestLoopRollingUpdateInReverse(t *testing.T) {
 
 	set := webSet(3)
 	c.Apply("statefulset", "default", "web", set)
-	testcluster.Eventually(t, 20*time.Second, "3 ready", func() bool { s := getSet(c); return s != nil && s.Status.ReadyReplicas == 3 })
+	projtest.Eventually(t, 20*time.Second, "3 ready", func() bool { s := getSet(c); return s != nil && s.Status.ReadyReplicas == 3 })
 	first := getSet(c).Status.UpdateRevision
 	mark := len(k.Log())
 	set.Spec.Template.Spec.Containers[0].Image = "nginx:1.28"
 	c.Apply("statefulset", "default", "web", set)
-	testcluster.Eventually(t, 20*time.Second, "update done", func() bool {
+	projtest.Eventually(t, 20*time.Second, "update done", func() bool {
 		s := getSet(c)
 		return s.Status.UpdateRevision != first && s.Status.CurrentRevision == s.Status.UpdateRevision && s.Status.ReadyReplicas == 3
 	})

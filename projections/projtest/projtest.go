@@ -1,15 +1,19 @@
-// Package testcluster is an in-process control plane for worker tests: an
+// Package projtest is an in-process control plane for tests only: an
 // embedded JetStream, the command service, a projector feeding one View,
-// and a client. Tests only; nothing outside workers/ may import it.
-package testcluster
+// the query service and a client. Nothing but _test.go files may import
+// it.
+package projtest
 
 import (
 	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/json"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
 
 	"github.com/gantry-sh/gantry/aggregates"
 	"github.com/gantry-sh/gantry/aggregates/seal"
@@ -19,78 +23,132 @@ import (
 	"github.com/gantry-sh/gantry/schemas"
 )
 
-// Cluster is a running control plane; it stops at test cleanup.
+// Cluster is a running control plane; it stops at test cleanup (or at
+// Stop).
 type Cluster struct {
-	Conn   *bus.Conn
-	Store  *bus.Store
-	View   *projections.View
-	Client *bus.Client
-	t      testing.TB
+	Server   *server.Server
+	StoreDir string // the JetStream store, readable after Stop
+	Conn     *bus.Conn
+	Store    *bus.Store
+	View     *projections.View
+	Sealer   *seal.Sealer
+	Client   *bus.Client        // speaks as user/test
+	Metrics  []*service.Metrics // one per command service replica
+	t        testing.TB
+	stop     func()
 }
 
-// Options configure the command service.
+// Options configure the control plane.
 type Options struct {
 	Alloc service.AllocConfig
+	// Replicas of the command service (default 1).
+	Replicas int
+	// NoDefaultNamespace starts without the "default" namespace, for tests
+	// that create it themselves.
+	NoDefaultNamespace bool
 }
 
 // Start runs a control plane with the "default" namespace.
 func Start(t testing.TB, opt Options) *Cluster {
 	t.Helper()
-	ns, err := bus.StartServer(bus.ServerOptions{Port: -1, StoreDir: t.TempDir()})
+	dir := t.TempDir()
+	ns, err := bus.StartServer(bus.ServerOptions{Port: -1, StoreDir: dir})
 	if err != nil {
 		t.Fatal(err)
 	}
-	conn, err := bus.ConnectInProcess(ns, "testcluster")
+	conn, err := bus.ConnectInProcess(ns, "projtest")
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	finished := make(chan struct{}, 3)
-	t.Cleanup(func() {
+	c := &Cluster{Server: ns, StoreDir: dir, Conn: conn, t: t}
+	running, finished := 0, make(chan struct{}, max(opt.Replicas, 1)+2)
+	run := func(f func(context.Context) error) {
+		running++
+		go func() { _ = f(ctx); finished <- struct{}{} }()
+	}
+	c.stop = sync.OnceFunc(func() {
 		cancel()
-		for range 3 {
+		timeout := time.After(10 * time.Second)
+		for range running {
 			select {
 			case <-finished:
-			case <-time.After(10 * time.Second):
+			case <-timeout:
 			}
 		}
 		conn.Close()
 		ns.Shutdown()
 		ns.WaitForShutdown()
 	})
+	t.Cleanup(c.stop)
 	if err := conn.Bootstrap(ctx); err != nil {
 		t.Fatal(err)
 	}
-	sealer, _ := seal.New(bytes.Repeat([]byte{7}, 32), rand.Reader)
+	c.Sealer, _ = seal.New(bytes.Repeat([]byte{7}, 32), rand.Reader)
 	validator, err := schemas.NewValidator()
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc, err := service.New(ctx, conn, service.Options{Sealer: sealer, Validator: validator, Lanes: 8, Alloc: opt.Alloc})
-	if err != nil {
-		t.Fatal(err)
-	}
-	view := projections.NewView(sealer)
-	proj, err := projections.NewProjector(ctx, conn, view, sealer)
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = svc.Run(ctx); finished <- struct{}{} }()
-	go func() { _ = proj.Run(ctx); finished <- struct{}{} }()
-	q := projections.NewQueries(view, proj.Store(), aggregates.Builtin(), sealer)
-	go func() { _ = q.Serve(ctx, conn); finished <- struct{}{} }()
-	c := &Cluster{Conn: conn, Store: proj.Store(), View: view, Client: bus.NewClient(conn, bus.Identity{Source: "user/test"}), t: t}
-	for i := 0; ; i++ {
-		_, err := c.Do("namespace", "create", aggregates.Command{Name: "default", Object: []byte(`{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"default"}}`)})
-		if err == nil {
-			break
-		}
-		if i > 200 {
+	for range max(opt.Replicas, 1) {
+		m := service.NewMetrics(nil)
+		svc, err := service.New(ctx, conn, service.Options{Sealer: c.Sealer, Validator: validator, Lanes: 8, Alloc: opt.Alloc, Metrics: m})
+		if err != nil {
 			t.Fatal(err)
+		}
+		c.Metrics = append(c.Metrics, m)
+		run(svc.Run)
+	}
+	c.View = projections.NewView(c.Sealer)
+	proj, err := projections.NewProjector(ctx, conn, c.View, c.Sealer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Store = proj.Store()
+	run(func(ctx context.Context) error {
+		if err := proj.Run(ctx); err != nil {
+			t.Errorf("projector: %v", err)
+		}
+		return nil
+	})
+	q := projections.NewQueries(c.View, c.Store, aggregates.Builtin(), c.Sealer)
+	run(func(ctx context.Context) error { return q.Serve(ctx, conn) })
+	c.Client = bus.NewClient(conn, bus.Identity{Source: "user/test"})
+	c.waitQueries()
+	if !opt.NoDefaultNamespace {
+		c.createDefault()
+	}
+	return c
+}
+
+// Stop ends the control plane now; later calls (and cleanup) do nothing.
+func (c *Cluster) Stop() { c.stop() }
+
+// waitQueries waits until the query service answers.
+func (c *Cluster) waitQueries() {
+	c.t.Helper()
+	for range 100 {
+		if _, err := c.Conn.NC.Request(bus.QuerySubject(projections.QueryEvents), []byte(`{}`), time.Second); err == nil {
+			return
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	return c
+	c.t.Fatal("query service never answered")
+}
+
+// createDefault creates the "default" namespace, retrying while the
+// command service is still subscribing.
+func (c *Cluster) createDefault() {
+	c.t.Helper()
+	for i := 0; ; i++ {
+		_, err := c.Do("namespace", "create", aggregates.Command{Name: "default", Object: []byte(`{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"default"}}`)})
+		if err == nil {
+			return
+		}
+		if i > 200 {
+			c.t.Fatal(err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 // CaughtUp waits until the view has folded everything stored now.
