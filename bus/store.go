@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -206,26 +207,33 @@ func (s *Store) replay(ctx context.Context, filters []string, from, upTo uint64,
 			return nil
 		}
 	}
-	it, err := cons.Messages(jetstream.PullMaxMessages(4096))
+	// The consumer's handler decodes on the subscription's own goroutine,
+	// ahead of fn, so a replay uses both cores: one reads the stream, the
+	// other folds. They hand over batches, not events: a channel operation
+	// per event cost more than decoding one.
+	decoded := make(chan replayed, replayBatches)
+	free := make(chan []Envelope, replayBatches+2)
+	d := &decoder{upTo: upTo, lean: lean, out: decoded, free: free, quit: make(chan struct{})}
+	cc, err := cons.Consume(d.handle, jetstream.PullMaxMessages(4096),
+		jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
+			if !orderedRecovers(err) {
+				d.fail(err)
+			}
+		}))
 	if err != nil {
 		return fmt.Errorf("bus: replay: %w", err)
 	}
-	defer it.Stop()
-	stop := context.AfterFunc(ctx, it.Stop)
+	defer cc.Stop()
+	defer d.stop()
+	stop := context.AfterFunc(ctx, func() { d.fail(ctx.Err()) })
 	defer stop()
-	// Fetching and decoding run in their own goroutine, ahead of fn, so a
-	// replay uses both cores: one reads the stream, the other folds. They
-	// hand over batches, not events: a channel operation per event cost
-	// more than decoding one.
-	decoded := make(chan replayed, replayBatches)
-	free := make(chan []Envelope, replayBatches+2)
-	go decodeUntil(it, upTo, lean, decoded, free)
 	for r := range decoded {
+		if ctx.Err() != nil { // a batch may come in after the cancellation: a replay cut short fails
+			return ctx.Err()
+		}
 		for i := range r.events {
 			if err := fn(r.events[i]); err != nil {
-				it.Stop()
-				for range decoded { // let the decoder see the stop and finish
-				}
+				d.stop()
 				return err
 			}
 		}
@@ -234,6 +242,9 @@ func (s *Store) replay(ctx context.Context, filters []string, from, upTo uint64,
 				return ctx.Err()
 			}
 			return r.err
+		}
+		if r.last {
+			return nil
 		}
 		clear(r.events) // the batch goes back: drop what fn may keep
 		select {
@@ -251,61 +262,101 @@ const (
 	replayBatches = 16
 )
 
+// orderedRecovers: the ordered consumer recreates itself after these
+// errors and delivers on from where it was (nats.go jetstream ordered.go).
+func orderedRecovers(err error) bool {
+	return errors.Is(err, jetstream.ErrNoHeartbeat) || errors.Is(err, jetstream.ErrConsumerDeleted) ||
+		errors.Is(err, nats.ErrNoResponders)
+}
+
 // replayed is a batch of decoded events, and the error that ended the
-// replay after them, if any.
+// replay after them, if any; last: no batch follows.
 type replayed struct {
 	events []Envelope
 	err    error
+	last   bool
 }
 
-// decodeUntil sends the events up to upTo, or up to the last one matching
-// the consumer's filters that is stored, then closes out. A batch goes out
-// when it is full or when no more events are wanted.
-func decodeUntil(it jetstream.MessagesContext, upTo uint64, lean bool, out chan<- replayed, free <-chan []Envelope) {
-	defer close(out)
-	var batch []Envelope
-	send := func(err error) {
-		if len(batch) > 0 || err != nil {
-			out <- replayed{events: batch, err: err}
-		}
-		batch = nil
+// decoder is a replay's consumer handler: it decodes the events up to
+// upTo, or up to the last one matching the consumer's filters that is
+// stored, into batches for the folding side. A batch goes out when it is
+// full or when no more events are wanted; after the last, or a failure,
+// it takes nothing more.
+type decoder struct {
+	upTo uint64
+	lean bool
+	out  chan<- replayed
+	free <-chan []Envelope
+
+	mu       sync.Mutex // the handler's: a reset of the ordered consumer may overlap two deliveries
+	batch    []Envelope
+	finished bool          // the last batch went out
+	quit     chan struct{} // closed by stop or fail: nobody reads out any more
+	once     sync.Once
+}
+
+func (d *decoder) handle(msg jetstream.Msg) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.finished {
+		return
 	}
-	for {
-		if batch == nil {
-			select {
-			case batch = <-free:
-			default:
-				batch = make([]Envelope, 0, replayBatch)
-			}
+	if d.batch == nil {
+		select {
+		case d.batch = <-d.free:
+		default:
+			d.batch = make([]Envelope, 0, replayBatch)
 		}
-		msg, err := it.Next()
-		if err != nil {
-			if !errors.Is(err, jetstream.ErrMsgIteratorClosed) {
-				send(fmt.Errorf("bus: replay: %w", err))
-			} else {
-				send(nil)
-			}
-			return
-		}
-		e, pending, err := decodeMsg(msg, lean)
-		if err != nil {
-			send(err)
-			return
-		}
-		if e.Seq > upTo {
-			send(nil)
-			return
-		}
-		batch = append(batch, e)
+	}
+	e, pending, err := decodeMsg(msg, d.lean)
+	switch {
+	case err != nil:
+		d.send(replayed{err: err, last: true})
+	case e.Seq > d.upTo:
+		d.send(replayed{events: d.batch, last: true})
+	default:
+		d.batch = append(d.batch, e)
 		// The last event wanted, or the last one matching the filters
 		// that is stored: either way, nothing more to wait for.
-		if e.Seq == upTo || pending == 0 {
-			send(nil)
-			return
+		if e.Seq == d.upTo || pending == 0 {
+			d.send(replayed{events: d.batch, last: true})
+		} else if len(d.batch) == replayBatch {
+			d.send(replayed{events: d.batch})
 		}
-		if len(batch) == replayBatch {
-			send(nil)
-		}
+	}
+}
+
+// send hands a batch over unless the replay was stopped.
+func (d *decoder) send(r replayed) {
+	d.batch = nil
+	d.finished = r.last
+	select {
+	case d.out <- r:
+	case <-d.quit:
+		d.finished = true
+	}
+}
+
+// fail ends the replay with err (the consumer failed, or ctx ended).
+func (d *decoder) fail(err error) {
+	d.once.Do(func() {
+		go func() { // the folding side may be busy: hand the error over without blocking the caller
+			select {
+			case d.out <- replayed{err: fmt.Errorf("bus: replay: %w", err), last: true}:
+			case <-d.quit:
+			}
+		}()
+	})
+}
+
+// stop tells the handler nobody reads any more.
+func (d *decoder) stop() { d.closeQuit() }
+
+func (d *decoder) closeQuit() {
+	select {
+	case <-d.quit:
+	default:
+		close(d.quit)
 	}
 }
 

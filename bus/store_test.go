@@ -3,6 +3,7 @@ package bus
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"testing"
 	"time"
@@ -241,5 +242,57 @@ func appendN(t *testing.T, s *Store, subject string, n int) {
 			t.Fatal(err)
 		}
 		last = seq
+	}
+}
+
+// TestReplayStops: a replay ends with fn's error as soon as fn fails, and
+// with the context's error when it is cancelled mid-way (fn blocking),
+// even with more than a batch in flight, and leaves no consumer behind.
+func TestReplayStops(t *testing.T) {
+	c := startTestBus(t)
+	s, err := NewStore(context.Background(), c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	appendN(t, s, EventSubject("configmap", "default", "x"), 3*replayBatch)
+	errStop := errors.New("stop here")
+	n := 0
+	err = s.Replay(context.Background(), nil, 1, 1<<60, func(Envelope) error {
+		if n++; n == replayBatch+10 {
+			return errStop
+		}
+		return nil
+	})
+	if !errors.Is(err, errStop) || n != replayBatch+10 {
+		t.Fatalf("replay ended after %d events with %v, want %v after %d", n, err, errStop, replayBatch+10)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	block := make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		done <- s.ReplayData(ctx, nil, 1, 1<<60, func(e Envelope) error {
+			if e.Seq == 5 {
+				<-block
+			}
+			return nil
+		})
+	}()
+	time.Sleep(50 * time.Millisecond)
+	cancel()
+	close(block)
+	select {
+	case err := <-done:
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("cancelled replay ended with %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("cancelled replay did not end")
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for consumerCount(t, c) != 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d consumers left after the replays", consumerCount(t, c))
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
