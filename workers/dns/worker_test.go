@@ -13,8 +13,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/gantry-sh/gantry/aggregates"
-	"github.com/gantry-sh/gantry/workers/dns"
 	"github.com/gantry-sh/gantry/projections/projtest"
+	"github.com/gantry-sh/gantry/workers/dns"
 )
 
 func svc(name, clusterIP string, ports ...corev1.ServicePort) *corev1.Service {

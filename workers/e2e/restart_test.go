@@ -16,6 +16,7 @@ import (
 	"github.com/gantry-sh/gantry/aggregates"
 	"github.com/gantry-sh/gantry/bus"
 	"github.com/gantry-sh/gantry/projections"
+	"github.com/gantry-sh/gantry/projections/projtest"
 	"github.com/gantry-sh/gantry/workers/controllers/daemonset"
 	"github.com/gantry-sh/gantry/workers/controllers/deployment"
 	"github.com/gantry-sh/gantry/workers/controllers/garbagecollector"
@@ -23,7 +24,6 @@ import (
 	"github.com/gantry-sh/gantry/workers/controllers/namespace"
 	"github.com/gantry-sh/gantry/workers/controllers/nodelifecycle"
 	"github.com/gantry-sh/gantry/workers/controllers/replicaset"
-	"github.com/gantry-sh/gantry/projections/projtest"
 	"github.com/gantry-sh/gantry/workers/scheduler"
 )
 

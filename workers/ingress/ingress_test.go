@@ -27,8 +27,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/gantry-sh/gantry/bus"
-	"github.com/gantry-sh/gantry/workers/ingress"
 	"github.com/gantry-sh/gantry/projections/projtest"
+	"github.com/gantry-sh/gantry/workers/ingress"
 )
 
 // backend answers "<name> <host> <path> xff=<> xfp=<> xfh=<>" and counts

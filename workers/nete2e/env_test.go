@@ -24,11 +24,11 @@ import (
 	"github.com/gantry-sh/gantry/aggregates/service"
 	"github.com/gantry-sh/gantry/bus"
 	"github.com/gantry-sh/gantry/projections"
+	"github.com/gantry-sh/gantry/projections/projtest"
 	"github.com/gantry-sh/gantry/workers/controllers/deployment"
 	"github.com/gantry-sh/gantry/workers/controllers/endpoints"
 	"github.com/gantry-sh/gantry/workers/controllers/replicaset"
 	"github.com/gantry-sh/gantry/workers/dns"
-	"github.com/gantry-sh/gantry/projections/projtest"
 	"github.com/gantry-sh/gantry/workers/proxy"
 )
 

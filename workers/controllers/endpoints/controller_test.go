@@ -16,8 +16,8 @@ import (
 
 	"github.com/gantry-sh/gantry/aggregates"
 	"github.com/gantry-sh/gantry/bus"
-	"github.com/gantry-sh/gantry/workers/controllers/endpoints"
 	"github.com/gantry-sh/gantry/projections/projtest"
+	"github.com/gantry-sh/gantry/workers/controllers/endpoints"
 )
 
 func podManifest(name string, lbls map[string]string) *corev1.Pod {

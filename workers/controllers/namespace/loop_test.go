@@ -14,8 +14,8 @@ import (
 
 	"github.com/gantry-sh/gantry/aggregates"
 	"github.com/gantry-sh/gantry/projections"
-	"github.com/gantry-sh/gantry/workers/controllers/namespace"
 	"github.com/gantry-sh/gantry/projections/projtest"
+	"github.com/gantry-sh/gantry/workers/controllers/namespace"
 )
 
 func TestLoopEmptiesADeletedNamespaceOwnersFirst(t *testing.T) {

@@ -14,8 +14,8 @@ import (
 
 	"github.com/gantry-sh/gantry/aggregates"
 	"github.com/gantry-sh/gantry/projections"
-	"github.com/gantry-sh/gantry/workers/controllers/statefulset"
 	"github.com/gantry-sh/gantry/projections/projtest"
+	"github.com/gantry-sh/gantry/workers/controllers/statefulset"
 )
 
 // kubelet plays scheduler and node agents for the test: it binds each new
