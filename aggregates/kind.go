@@ -107,9 +107,13 @@ func (r *Registry) Kinds() []*Kind { return r.kinds }
 // or token is Sealed, for code that knows a kind only by a subject's or
 // a key's token.
 func IsSealed(name string) bool {
-	k, ok := builtin().Lookup(name)
+	k, ok := BuiltinKind(name)
 	return ok && k.Sealed
 }
+
+// BuiltinKind looks a name, plural, alias or token up in one Builtin
+// registry shared by the process.
+func BuiltinKind(name string) (*Kind, bool) { return builtin().Lookup(name) }
 
 var builtin = sync.OnceValue(Builtin)
 

@@ -461,6 +461,5 @@ func Compact(doc []byte) bool {
 			return false
 		}
 	}
-	end, ok := jsonscan.Value(doc, 0)
-	return ok && end == len(doc)
+	return jsonscan.Valid(doc)
 }

@@ -227,14 +227,14 @@ func (s *Store) replay(ctx context.Context, filters []string, from, upTo uint64,
 	defer d.stop()
 	stop := context.AfterFunc(ctx, func() { d.fail(ctx.Err()) })
 	defer stop()
-	for r := range decoded {
+	for {
+		r := <-decoded
 		if ctx.Err() != nil { // a batch may come in after the cancellation: a replay cut short fails
 			return ctx.Err()
 		}
 		for i := range r.events {
 			if err := fn(r.events[i]); err != nil {
-				d.stop()
-				return err
+				return err // the deferred stop frees the handler
 			}
 		}
 		if r.err != nil {
@@ -252,7 +252,6 @@ func (s *Store) replay(ctx context.Context, filters []string, from, upTo uint64,
 		default:
 		}
 	}
-	return nil
 }
 
 // Replay hands decoded events to fn in batches of replayBatch, at most
@@ -349,10 +348,9 @@ func (d *decoder) fail(err error) {
 	})
 }
 
-// stop tells the handler nobody reads any more.
-func (d *decoder) stop() { d.closeQuit() }
-
-func (d *decoder) closeQuit() {
+// stop tells the handler nobody reads any more (the replay's own
+// goroutine calls it, as it returns).
+func (d *decoder) stop() {
 	select {
 	case <-d.quit:
 	default:

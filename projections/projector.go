@@ -343,7 +343,7 @@ func (p *Projector) checkpoint(ctx context.Context) uint64 {
 func (p *Projector) materialise(ctx context.Context, w *bus.KVWriter, c Change) error {
 	key := bus.StateKey(c.Kind, c.Namespace, c.Name)
 	if c.Deleted && c.Kind == "pod" {
-		if err := p.indexPod(ctx, w, c, nil); err != nil {
+		if err := p.indexPod(ctx, w, c, nil, nil); err != nil {
 			return err
 		}
 	}
@@ -354,11 +354,6 @@ func (p *Projector) materialise(ctx context.Context, w *bus.KVWriter, c Change) 
 		return nil
 	}
 	obj := c.Object()
-	if c.Kind == "pod" {
-		if err := p.indexPod(ctx, w, c, obj); err != nil {
-			return err
-		}
-	}
 	if aggregates.IsSealed(c.Kind) && p.sealer != nil {
 		sealed, err := p.sealer.Seal(obj)
 		if err != nil {
@@ -367,6 +362,11 @@ func (p *Projector) materialise(ctx context.Context, w *bus.KVWriter, c Change) 
 		obj = sealed
 	}
 	val := stateValue(c.Seq, obj)
+	if c.Kind == "pod" { // the index holds the same value as the state bucket
+		if err := p.indexPod(ctx, w, c, obj, val); err != nil {
+			return err
+		}
+	}
 	if _, err := w.Put(ctx, bus.StateBucket, key, val); err != nil {
 		return fmt.Errorf("projections: put %s: %w", key, err)
 	}
@@ -383,9 +383,9 @@ func At(ctx context.Context, store *bus.Store, sealer *seal.Sealer, seq uint64) 
 	return v, nil
 }
 
-// indexPod keeps NodePodsBucket in step: a bound pod under its node's
-// key, nothing for unbound or deleted pods.
-func (p *Projector) indexPod(ctx context.Context, w *bus.KVWriter, c Change, obj []byte) error {
+// indexPod keeps NodePodsBucket in step: a bound pod (obj, stored as val)
+// under its node's key, nothing for unbound or deleted (nil) pods.
+func (p *Projector) indexPod(ctx context.Context, w *bus.KVWriter, c Change, obj, val []byte) error {
 	id := c.Namespace + "/" + c.Name
 	node := ""
 	if obj != nil {
@@ -401,7 +401,6 @@ func (p *Projector) indexPod(ctx context.Context, w *bus.KVWriter, c Change, obj
 		return nil
 	}
 	p.podNode[id] = node
-	val := stateValue(c.Seq, obj)
 	if _, err := w.Put(ctx, bus.NodePodsBucket, bus.NodePodKey(node, c.Namespace, c.Name), val); err != nil {
 		return fmt.Errorf("projections: index pod %s on %s: %w", id, node, err)
 	}

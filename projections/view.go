@@ -125,13 +125,11 @@ func (v *View) Fold(e bus.Envelope) error {
 // kindToken is the built-in kind's own token string for kind, so that
 // entries share it; a kind Gantry does not know keeps a copy of its own.
 func kindToken(kind string) string {
-	if k, ok := builtinKinds().Lookup(kind); ok && k.Token == kind {
+	if k, ok := aggregates.BuiltinKind(kind); ok && k.Token == kind {
 		return k.Token
 	}
 	return strings.Clone(kind)
 }
-
-var builtinKinds = sync.OnceValue(aggregates.Builtin)
 
 // Advance records that the stream holds nothing new up to seq (an empty
 // stream, or a point-in-time view cut between events).

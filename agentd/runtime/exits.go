@@ -7,7 +7,8 @@ import (
 	"time"
 
 	apievents "github.com/containerd/containerd/api/events"
-	"github.com/containerd/containerd/v2/client"
+	"github.com/containerd/containerd/api/services/tasks/v1"
+	tasktypes "github.com/containerd/containerd/api/types/task"
 	"github.com/containerd/typeurl/v2"
 )
 
@@ -52,7 +53,7 @@ func (r *Containerd) OnExit(ctx context.Context, uid, name string, exited func()
 	id, key := c.ID(), new(waiter)
 	fresh := r.exits.add(id, key, exited, r.watchExits)
 	cancel = func() { r.exits.take(id, key) }
-	if !r.taskRunning(ctx, c) {
+	if !r.taskRunning(ctx, id) {
 		if fn := r.exits.take(id, key); fn != nil {
 			go fn()
 		}
@@ -60,7 +61,7 @@ func (r *Containerd) OnExit(ctx context.Context, uid, name string, exited func()
 	}
 	if fresh {
 		time.AfterFunc(exitRecheck, func() {
-			if !r.taskRunning(r.withNS(context.Background()), c) {
+			if !r.taskRunning(r.withNS(context.Background()), id) {
 				if fn := r.exits.take(id, key); fn != nil {
 					fn()
 				}
@@ -155,13 +156,9 @@ func (r *Containerd) watchExits() {
 }
 
 // taskRunning reports whether the container has a task that has not
-// stopped; an error reading it counts as not running (the caller reads
-// the status, which reports the error).
-func (r *Containerd) taskRunning(ctx context.Context, c client.Container) bool {
-	task, err := c.Task(ctx, nil)
-	if err != nil {
-		return false
-	}
-	st, err := task.Status(ctx)
-	return err == nil && st.Status != client.Stopped
+// stopped, in one round trip; an error reading it counts as not running
+// (the caller reads the status, which reports the error).
+func (r *Containerd) taskRunning(ctx context.Context, id string) bool {
+	resp, err := r.client.TaskService().Get(ctx, &tasks.GetRequest{ContainerID: id})
+	return err == nil && resp.GetProcess().GetStatus() != tasktypes.Status_STOPPED
 }

@@ -27,6 +27,13 @@ func Space(b []byte, i int) int {
 	return i
 }
 
+// Valid reports whether b is one JSON value (white space around it
+// allowed) nesting at most MaxDepth deep: json.Valid, but for the depth.
+func Valid(b []byte) bool {
+	end, ok := Value(b, Space(b, 0))
+	return ok && Space(b, end) == len(b)
+}
+
 // Value returns the end of the JSON value starting at b[i], checking it
 // is valid.
 func Value(b []byte, i int) (end int, ok bool) { return value(b, i, 0) }

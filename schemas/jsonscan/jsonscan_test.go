@@ -18,15 +18,12 @@ func TestValueAgreesWithEncodingJSON(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
 		parts := rapid.SliceOfN(rapid.SampledFrom(alphabet), 0, 24).Draw(t, "parts")
 		text := []byte(strings.Join(parts, ""))
-		end, ok := Value(text, Space(text, 0))
-		whole := ok && Space(text, end) == len(text)
-		if whole != json.Valid(text) {
-			t.Fatalf("%q: Value says %v, encoding/json %v", text, whole, json.Valid(text))
+		if Valid(text) != json.Valid(text) {
+			t.Fatalf("%q: Valid says %v, encoding/json %v", text, Valid(text), json.Valid(text))
 		}
 	})
 	for _, valid := range []string{`{"a":[1,-0.5e+3,true,false,null,"x\"y\u00e9"]}`, `  "s"  `, `0`, `[]`, `{}`} {
-		b := []byte(valid)
-		if end, ok := Value(b, Space(b, 0)); !ok || Space(b, end) != len(b) {
+		if !Valid([]byte(valid)) {
 			t.Errorf("%s: not read as one value", valid)
 		}
 	}
@@ -121,5 +118,23 @@ func TestObject(t *testing.T) {
 	n := 0
 	if Object([]byte(`{"a":1,"b":2}`), func([]byte, bool, []byte) bool { n++; return false }) || n != 1 {
 		t.Errorf("stopping: ok or %d calls", n)
+	}
+}
+
+func TestValidNeverDisagreesWithEncodingJSON(t *testing.T) {
+	docs := []string{
+		`{}`, `[]`, ` {"a":1} `, `{"a":1,"a":2}`, `{"a":[1,-2.5e+3,0,true,false,null,"x"]}`, `"x"`, `12`, `-0.0E1`,
+		`{"s":"\u00e9\n\"q\"\/\b\f\r\t\\"}`, "{\"s\":\"caf\xc3\xa9\"}", "{\"s\":\"bad\xff\"}",
+		`{"a":01}`, `{"a":1.}`, `{"a":-}`, `{"a":1e}`, `{"a":1e+}`, `{"a":tru}`, `{"a":1,}`, `[1,]`, `{"a" 1}`, `{a:1}`,
+		"{\"a\":\"x\ty\"}", `{"a":"\x"}`, `{"a":"\u12"}`, `{"a":"\u12g4"}`, `{"a":1} x`, `{"a":1}{}`, ``, ` `, `{"a":"`, `{"a":"\`,
+		`[[[[]]]]`, `{"a":{"b":{}}}`, `nul`, `1 2`, `{"a":1 "b":2}`, `-`, `-01`, `2.5`, `1E5`, `{"a":"\\"}`, `[1 2]`, `{,}`, `[,]`,
+		strings.Repeat("[", 2000) + strings.Repeat("]", 2000),
+	}
+	for _, d := range docs {
+		if got, want := Valid([]byte(d)), json.Valid([]byte(d)); got && !want {
+			t.Errorf("%q: Valid true, json.Valid false", d)
+		} else if got != want && len(d) < 1000 {
+			t.Errorf("%q: Valid %v, json.Valid %v", d, got, want)
+		}
 	}
 }

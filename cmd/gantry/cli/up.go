@@ -91,7 +91,7 @@ const gcPercent = 50
 
 // tuneGC sets gcPercent unless GOGC is set.
 func tuneGC() {
-	if os.Getenv("GOGC") == "" {
+	if _, set := os.LookupEnv("GOGC"); !set { // as agent.TuneProcessGC and projections' catch-up
 		debug.SetGCPercent(gcPercent)
 	}
 }
