@@ -96,7 +96,7 @@ func (s *state) newReplicas(newRS *appsv1.ReplicaSet) int32 {
 	if !isRolling(s.d) {
 		return want
 	}
-	current := sumSpec(s.withNewOf(newRS))
+	current := sumLive(s.withNewOf(newRS))
 	maxTotal := want + maxSurge(s.d)
 	have := specReplicas(newRS)
 	if current >= maxTotal {
@@ -111,4 +111,16 @@ func (s *state) withNewOf(newRS *appsv1.ReplicaSet) []*appsv1.ReplicaSet {
 		out = append(out, newRS)
 	}
 	return out
+}
+
+// sumLive counts the pods the RSs have or are about to have: the larger of
+// spec.replicas and status.replicas for each. An old RS just scaled down
+// still has its pods until its controller deletes them; counting its spec
+// alone, as Kubernetes does, lets the new RS surge past maxSurge meanwhile.
+func sumLive(rss []*appsv1.ReplicaSet) int32 {
+	var n int32
+	for _, rs := range rss {
+		n += max(specReplicas(rs), rs.Status.Replicas)
+	}
+	return n
 }

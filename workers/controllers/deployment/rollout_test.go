@@ -43,6 +43,32 @@ func TestRollingUpdateKeepsThreeReady(t *testing.T) {
 	t.Logf("rollout v1→v2 settled in %d steps", steps)
 }
 
+// TestSurgeWaitsForOldPodsToGo: an old RS scaled down keeps its pods until
+// the ReplicaSet controller deletes them, and that may come after the new
+// RS's pods are created. Counting the old RS by its spec alone (as
+// Kubernetes does) grew the new RS meanwhile: 5 pods at once for
+// replicas=3, maxSurge=1.
+func TestSurgeWaitsForOldPodsToGo(t *testing.T) {
+	d := makeDeployment(3, "web:v1")
+	rolling(intstr.FromInt32(1), intstr.FromInt32(0))(d)
+	s := newSim(t, d)
+	s.lagDeletes = true
+	s.run(nil)
+	s.peak = 0
+	s.setImage("web:v2")
+	s.run(func() {
+		if n := s.readyPods(); n < 3 {
+			t.Fatalf("only %d ready pods during the rollout (pods %v)", n, s.podsByImage())
+		}
+	})
+	if s.peak > 4 {
+		t.Fatalf("%d pods at once, replicas+maxSurge allows 4", s.peak)
+	}
+	if got := s.podsByImage(); len(got) != 1 || got["web:v2"] != 3 {
+		t.Fatalf("after rollout pods %v, want 3 on web:v2", got)
+	}
+}
+
 func TestRecreateNeverMixesVersions(t *testing.T) {
 	d := makeDeployment(3, "web:v1")
 	d.Spec.Strategy.Type = appsv1.RecreateDeploymentStrategyType

@@ -50,10 +50,18 @@ type sim struct {
 	now   time.Time
 	stuck bool
 	last  Result
+
+	// lagDeletes makes the ReplicaSet controller delete surplus pods one
+	// step late, after that step's creations, as a real one may: its
+	// deletions and another RS's creations race. peak is the most pods
+	// that existed at once.
+	lagDeletes bool
+	pending    map[string]int32 // RS name → size its pods are cut to next step
+	peak       int32
 }
 
 func newSim(t *testing.T, d *appsv1.Deployment) *sim {
-	return &sim{t: t, d: d, pods: map[string]*podSet{}, now: t0}
+	return &sim{t: t, d: d, pods: map[string]*podSet{}, pending: map[string]int32{}, now: t0}
 }
 
 func (s *sim) step() {
@@ -89,20 +97,43 @@ func (s *sim) apply(res Result) {
 }
 
 func (s *sim) playReplicaSets() {
+	late := s.pending
+	s.pending = map[string]int32{}
 	for _, rs := range s.rss {
 		p := s.pods[rs.Name]
 		if !s.stuck {
 			p.ready = p.total // pods that existed last step are ready now
 		}
 		want := specReplicas(rs)
-		if p.total > want {
-			notReady := p.total - p.ready
-			p.ready -= max(p.total-want-notReady, 0)
-			p.total = want
+		switch {
+		case p.total > want && s.lagDeletes:
+			s.pending[rs.Name] = want
+		case p.total > want:
+			p.cut(want)
 		}
 		p.total = max(p.total, want)
+	}
+	var total int32
+	for _, p := range s.pods {
+		total += p.total
+	}
+	s.peak = max(s.peak, total)
+	for name, want := range late {
+		if p := s.pods[name]; p != nil && p.total > want {
+			p.cut(want)
+		}
+	}
+	for _, rs := range s.rss {
+		p := s.pods[rs.Name]
 		rs.Status = appsv1.ReplicaSetStatus{Replicas: p.total, ReadyReplicas: p.ready, AvailableReplicas: p.ready, ObservedGeneration: rs.Generation}
 	}
+}
+
+// cut deletes pods down to want, those not ready first.
+func (p *podSet) cut(want int32) {
+	notReady := p.total - p.ready
+	p.ready -= max(p.total-want-notReady, 0)
+	p.total = want
 }
 
 func (s *sim) readyPods() int32 {

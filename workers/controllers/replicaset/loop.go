@@ -102,6 +102,12 @@ func (l *Loop) send(b *commands.Batch, rs *appsv1.ReplicaSet, res Result) {
 		l.opt.Metrics.Deleted.Inc()
 		b.Send("pod", aggregates.VerbDelete, aggregates.Command{Namespace: p.Namespace, Name: p.Name}, "replicaset "+rs.Name+" has too many pods", apierrors.IsNotFound)
 	}
+	if len(res.Delete) > 0 {
+		// The status already counts the deleted pods out. Appended before
+		// their deletions, it would tell a rolling Deployment that room was
+		// free while the pods still ran, and the surge would overshoot.
+		b.Barrier()
+	}
 	commands.Status(b, "replicaset", rs.Namespace, rs.Name, rs.Status, res.Status)
 }
 

@@ -56,6 +56,10 @@ func (b *Batch) Send(kind, verb string, cmd aggregates.Command, reason string, t
 	})
 }
 
+// Barrier waits for the commands sent so far before later ones go: what
+// comes after it is appended after them.
+func (b *Batch) Barrier() { _ = b.g.Wait() }
+
 // Wait waits for every command and returns the highest sequence caused
 // and the errors not tolerated.
 func (b *Batch) Wait() (uint64, error) {
