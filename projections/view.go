@@ -3,6 +3,7 @@ package projections
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -11,6 +12,7 @@ import (
 	"github.com/gantry-sh/gantry/aggregates"
 	"github.com/gantry-sh/gantry/aggregates/seal"
 	"github.com/gantry-sh/gantry/bus"
+	"github.com/gantry-sh/gantry/schemas/jsonscan"
 )
 
 // Entry is one current object: its JSON (without resourceVersion) and the
@@ -84,11 +86,18 @@ func (v *View) Fold(e bus.Envelope) error {
 		v.objects[kind] = byKey
 	}
 	cur := byKey[ns+"/"+name] // a key built only to look up stays off the heap
-	var prev []byte
+	var prev, raw []byte
 	if cur != nil {
 		prev = cur.Raw
 	}
-	raw, err := aggregates.Apply(prev, aggregates.Event{Verb: verb, Data: data})
+	// Apply returns a created event's data as it is: an event appended by
+	// hand, past the command service, must not put anything but JSON in
+	// the view (edits are checked by Apply itself).
+	if verb == aggregates.Created && !jsonscan.Valid(data) {
+		err = errors.New("the created object is not valid JSON")
+	} else {
+		raw, err = aggregates.Apply(prev, aggregates.Event{Verb: verb, Data: data})
+	}
 	if err != nil {
 		v.mu.Unlock()
 		return fmt.Errorf("projections: event %d on %s: %w", e.Seq, e.StreamSubject, err)
