@@ -3,6 +3,7 @@ package bus
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 )
@@ -42,5 +43,28 @@ func TestRetriedAppendOutlivesTheDuplicateWindow(t *testing.T) {
 	}
 	if _, err := s.Append(ctx, subject, 0, testEvent(2)); !errors.Is(err, ErrConflict) {
 		t.Fatalf("another event at the same expected sequence: %v, want ErrConflict", err)
+	}
+}
+
+// ConnectLocal reaches an embedded server over loopback TCP, also when it
+// listens on every address (gantry up --listen 0.0.0.0:PORT).
+func TestConnectLocal(t *testing.T) {
+	for _, host := range []string{"127.0.0.1", "0.0.0.0"} {
+		ns, err := StartServer(ServerOptions{Host: host, Port: -1, StoreDir: t.TempDir()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := ConnectLocal(ns, "test")
+		if err != nil {
+			ns.Shutdown()
+			t.Fatalf("%s: %v", host, err)
+		}
+		addr := c.NC.ConnectedAddr()
+		if err := c.NC.Flush(); err != nil || !strings.HasPrefix(addr, "127.0.0.1:") {
+			t.Errorf("listening on %s: connected to %q (flush: %v), want loopback TCP", host, addr, err)
+		}
+		c.Close()
+		ns.Shutdown()
+		ns.WaitForShutdown()
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"flag"
+	"os"
 	"fmt"
 	"math/rand/v2"
 	"strconv"
@@ -196,7 +197,10 @@ func startStore(b *testing.B) *benchStore {
 	if err != nil {
 		b.Fatal(err)
 	}
-	conn, err := bus.ConnectInProcess(ns, "bench")
+	conn, err := bus.ConnectLocal(ns, "bench") // as gantry up
+	if os.Getenv("GANTRY_BENCH_INPROCESS") != "" {
+		conn, err = bus.ConnectInProcess(ns, "bench")
+	}
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -190,7 +190,13 @@ func benchPlaneMemory(b *testing.B, objects int) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	// Two connections, as gantry up: in-process for commands and queries,
+	// loopback TCP for the projector.
 	conn, err := bus.ConnectInProcess(ns, "gantry-up")
+	if err != nil {
+		b.Fatal(err)
+	}
+	projConn, err := bus.ConnectLocal(ns, "gantry-up-projector")
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -207,7 +213,7 @@ func benchPlaneMemory(b *testing.B, objects int) {
 		b.Fatal(err)
 	}
 	view := projections.NewView(sealer)
-	proj, err := projections.NewProjector(ctx, conn, view, sealer)
+	proj, err := projections.NewProjector(ctx, projConn, view, sealer)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -235,6 +241,7 @@ func benchPlaneMemory(b *testing.B, objects int) {
 			c.Close()
 		}
 		conn.Close()
+		projConn.Close()
 		ns.Shutdown()
 		ns.WaitForShutdown()
 	}()

@@ -111,17 +111,28 @@ func up(ctx context.Context, g *globals, o upOptions) error {
 	if err != nil {
 		return err
 	}
-	var conn *bus.Conn
+	// Commands and queries, request and reply, go through the pipe of an
+	// in-process connection, which answers sooner; the projector, which
+	// reads the stream in bulk and writes the state bucket, costs less
+	// over loopback TCP (bus.ConnectLocal).
+	var conn, projConn *bus.Conn
 	if ns != nil {
 		defer func() { ns.Shutdown(); ns.WaitForShutdown() }()
 		conn, err = bus.ConnectInProcess(ns, "gantry-up")
+		if err == nil {
+			projConn, err = bus.ConnectLocal(ns, "gantry-up-projector")
+		}
 	} else {
 		conn, err = bus.Connect(url, "gantry-up")
+		if err == nil {
+			projConn, err = bus.Connect(url, "gantry-up-projector")
+		}
 	}
+	defer conn.Close()
+	defer projConn.Close()
 	if err != nil {
 		return err
 	}
-	defer conn.Close()
 	if err := conn.Bootstrap(ctx); err != nil {
 		return err
 	}
@@ -144,7 +155,7 @@ func up(ctx context.Context, g *globals, o upOptions) error {
 		return err
 	}
 	view := projections.NewView(sealer)
-	proj, err := projections.NewProjector(ctx, conn, view, sealer)
+	proj, err := projections.NewProjector(ctx, projConn, view, sealer)
 	if err != nil {
 		return err
 	}
