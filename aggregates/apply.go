@@ -23,10 +23,34 @@ func Apply(obj []byte, e Event) ([]byte, error) {
 	if obj == nil {
 		return nil, fmt.Errorf("aggregates: %s event on an absent object", e.Verb)
 	}
-	if out, ok := applyFast(obj, e); ok {
+	if out, ok := applyFast(nil, obj, e); ok {
 		return out, nil
 	}
 	return applyGeneral(obj, e)
+}
+
+// AppendApply is Apply writing the object after the event at the end of
+// dst: it returns dst extended by it, or nil when the event leaves no
+// object. Within dst's capacity the object is written where it will be
+// kept, without an allocation of its own (the View's arena).
+func AppendApply(dst, obj []byte, e Event) ([]byte, error) {
+	switch e.Verb {
+	case Created:
+		return append(dst, e.Data...), nil
+	case Deleted:
+		return nil, nil
+	}
+	if obj == nil {
+		return nil, fmt.Errorf("aggregates: %s event on an absent object", e.Verb)
+	}
+	if out, ok := applyFast(dst, obj, e); ok {
+		return out, nil
+	}
+	out, err := applyGeneral(obj, e)
+	if err != nil {
+		return nil, err
+	}
+	return append(dst, out...), nil
 }
 
 // applyGeneral is Apply for an object that exists, without the fast path

@@ -2,6 +2,7 @@ package aggregates
 
 import (
 	"bytes"
+	"slices"
 	"strconv"
 
 	"github.com/gantry-sh/gantry/schemas/jsonscan"
@@ -33,8 +34,9 @@ type fastEdit struct {
 	value []byte
 }
 
-// applyFast applies e to obj if the fast path can; ok false: it declined.
-func applyFast(obj []byte, e Event) (out []byte, ok bool) {
+// applyFast applies e to obj if the fast path can, appending the result
+// to dst; ok false: it declined.
+func applyFast(dst, obj []byte, e Event) (out []byte, ok bool) {
 	var buf [8]fastEdit
 	edits := buf[:0]
 	switch e.Verb {
@@ -53,13 +55,13 @@ func applyFast(obj []byte, e Event) (out []byte, ok bool) {
 		return nil, false
 	}
 	if len(edits) == 0 {
-		return obj, true // as applyShallow: nothing to set leaves the object as it is
+		return append(dst, obj...), true // as applyShallow: nothing to set leaves the object as it is
 	}
 	if !isObject(obj) {
 		return nil, false
 	}
 	sortEdits(edits)
-	return editObject(obj, edits, 0)
+	return editObject(dst, obj, edits, 0)
 }
 
 // isObject: obj starts (after white space) with '{'.
@@ -241,7 +243,7 @@ func pathLess(a, b *fastEdit) bool {
 // are set or removed, objects missing on the way are created, and an
 // object left empty is dropped; every object on the path is written back
 // with its keys sorted.
-func editObject(doc []byte, edits []fastEdit, level int) ([]byte, bool) {
+func editObject(dst, doc []byte, edits []fastEdit, level int) ([]byte, bool) {
 	var buf [24]member
 	ms := buf[:0]
 	if doc != nil {
@@ -287,7 +289,7 @@ func editObject(doc []byte, edits []fastEdit, level int) ([]byte, bool) {
 					return nil, false
 				}
 			}
-			out, ok := editObject(child, group, level+1)
+			out, ok := editObject(nil, child, group, level+1)
 			if !ok {
 				return nil, false
 			}
@@ -307,7 +309,7 @@ func editObject(doc []byte, edits []fastEdit, level int) ([]byte, bool) {
 			ms[at] = member{key: []byte(key), value: value, plainKey: true}
 		}
 	}
-	return writeObject(ms), true
+	return writeObject(dst, ms), true
 }
 
 // findMember is where key is in ms (sorted), or where it would go.
@@ -351,12 +353,12 @@ func sortMembers(ms []member) {
 }
 
 // writeObject writes sorted members as marshalRaw does.
-func writeObject(ms []member) []byte {
+func writeObject(dst []byte, ms []member) []byte {
 	size := 2
 	for _, m := range ms {
 		size += len(m.key) + len(m.value) + 4
 	}
-	out := make([]byte, 0, size)
+	out := slices.Grow(dst, size)
 	out = append(out, '{')
 	for i, m := range ms {
 		if i > 0 {

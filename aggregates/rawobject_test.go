@@ -23,7 +23,7 @@ func TestFastApplyMatchesGeneral(t *testing.T) {
 			obj = breakJSON(t, obj)
 		}
 		e := genEvent(t)
-		got, ok := applyFast(obj, e)
+		got, ok := applyFast(nil, obj, e)
 		if !ok {
 			return
 		}
@@ -71,7 +71,7 @@ func TestFastApplyTakesStoredObjects(t *testing.T) {
 			events = append(events, Event{Verb: Bound, Data: []byte(`{"nodeName":"node-1"}`)})
 		}
 		for _, e := range events {
-			got, ok := applyFast(obj, e)
+			got, ok := applyFast(nil, obj, e)
 			if !ok {
 				t.Errorf("%s: %s %s on %s: fast path declined", m.kind, e.Verb, e.Data, obj)
 				break
@@ -264,4 +264,34 @@ func TestCompactMatchesMarshal(t *testing.T) {
 			t.Errorf("Compact(%q), but Marshal gives %q (%v)", doc, out, err)
 		}
 	}
+}
+
+// TestAppendApply: AppendApply writes after dst exactly what Apply
+// returns, fails when it fails, and leaves dst's own bytes alone, within
+// its capacity or past it.
+func TestAppendApply(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		obj := []byte(genObject(t, "obj", 0))
+		e := genEvent(t)
+		if rapid.IntRange(0, 9).Draw(t, "create") == 0 {
+			e = Event{Verb: Created, Data: obj}
+		}
+		prefix := []byte(rapid.StringN(0, 20, -1).Draw(t, "prefix"))
+		dst := make([]byte, len(prefix), len(prefix)+rapid.IntRange(0, 2000).Draw(t, "room"))
+		copy(dst, prefix)
+		want, wantErr := Apply(obj, e)
+		got, err := AppendApply(dst, obj, e)
+		switch {
+		case (err != nil) != (wantErr != nil):
+			t.Fatalf("%s %s on %s: AppendApply error %v, Apply error %v", e.Verb, e.Data, obj, err, wantErr)
+		case err != nil:
+		case want == nil && got != nil:
+			t.Fatalf("%s: Apply leaves no object, AppendApply %q", e.Verb, got)
+		case want != nil && !bytes.Equal(got, append(prefix, want...)):
+			t.Fatalf("%s %s on %s:\nAppendApply %q\nwant        %q", e.Verb, e.Data, obj, got, append(prefix, want...))
+		}
+		if !bytes.Equal(dst, prefix) {
+			t.Fatalf("dst changed: %q, was %q", dst, prefix)
+		}
+	})
 }

@@ -1,7 +1,6 @@
 package projections
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -21,6 +20,8 @@ type Entry struct {
 	Kind, Namespace, Name string
 	Raw                   []byte
 	Seq                   uint64
+
+	chunk *chunk // where the View keeps Raw (see arena)
 }
 
 // Object returns the entry's JSON with metadata.resourceVersion set.
@@ -48,6 +49,10 @@ type View struct {
 	subs    []func(Change)
 
 	progress Progress // the last event folded
+
+	arena   arena
+	entries []Entry  // a block entries are taken from, in order
+	free    []*Entry // entries of deleted objects, to take again
 }
 
 // NewView makes an empty view; sealer opens Secret data (nil: left sealed).
@@ -96,31 +101,34 @@ func (v *View) Fold(e bus.Envelope) error {
 	if verb == aggregates.Created && !jsonscan.Valid(data) {
 		err = errors.New("the created object is not valid JSON")
 	} else {
-		raw, err = aggregates.Apply(prev, aggregates.Event{Verb: verb, Data: data})
+		// Written where the View keeps it, when it fits (arena.keep).
+		raw, err = aggregates.AppendApply(v.arena.tail(), prev, aggregates.Event{Verb: verb, Data: data})
 	}
 	if err != nil {
 		v.mu.Unlock()
 		return fmt.Errorf("projections: event %d on %s: %w", e.Seq, e.StreamSubject, err)
 	}
-	if verb == aggregates.Created {
-		// The object is the event's data, which may share the memory of
-		// the whole delivered message (Store.ReplayData): keep a copy of
-		// its own size.
-		raw = bytes.Clone(raw)
-	}
-	ch := Change{Entry: Entry{Kind: kind, Namespace: ns, Name: name, Raw: raw, Seq: e.Seq}, Verb: verb, Deleted: raw == nil}
+	ch := Change{Entry: Entry{Kind: kind, Namespace: ns, Name: name, Seq: e.Seq}, Verb: verb, Deleted: raw == nil}
 	switch {
-	case raw == nil:
+	case raw == nil && cur != nil:
 		delete(byKey, ns+"/"+name)
+		v.arena.keep(cur, nil)
+		*cur = Entry{}
+		v.free = append(v.free, cur)
+	case raw == nil:
 	case cur != nil:
-		cur.Raw, cur.Seq = raw, e.Seq // readers copy entries under the lock
+		v.arena.keep(cur, raw) // readers copy entries under the lock
+		cur.Seq = e.Seq
+		ch.Raw = cur.Raw
 	default:
 		// The entry's strings share one allocation with its key, not the
 		// delivered subject they were cut from (which they would keep alive).
 		key := ns + "/" + name
-		entry := ch.Entry
-		entry.Kind, entry.Namespace, entry.Name = kindToken(kind), key[:len(ns)], key[len(ns)+1:]
-		byKey[key] = &entry
+		entry := v.newEntry()
+		entry.Kind, entry.Namespace, entry.Name, entry.Seq = kindToken(kind), key[:len(ns)], key[len(ns)+1:], e.Seq
+		v.arena.keep(entry, raw)
+		byKey[key] = entry
+		ch.Raw = entry.Raw
 	}
 	subs := v.subs
 	v.mu.Unlock()
@@ -130,6 +138,24 @@ func (v *View) Fold(e bus.Envelope) error {
 	}
 	return nil
 }
+
+// newEntry takes an entry for a new object: one a deleted object left,
+// or the next of a block. Blocks of entries, like the arena's chunks, keep
+// them off the spans of short-lived garbage of their size.
+func (v *View) newEntry() *Entry {
+	if n := len(v.free); n > 0 {
+		e := v.free[n-1]
+		v.free = v.free[:n-1]
+		return e
+	}
+	if len(v.entries) == cap(v.entries) {
+		v.entries = make([]Entry, 0, entryBlock)
+	}
+	v.entries = v.entries[:len(v.entries)+1]
+	return &v.entries[len(v.entries)-1]
+}
+
+const entryBlock = 1024
 
 // kindToken is the built-in kind's own token string for kind, so that
 // entries share it; a kind Gantry does not know keeps a copy of its own.
