@@ -4,7 +4,7 @@ package projections
 // an allocation of its own. Objects kept one allocation each shared their
 // size class's spans with the garbage of the same size that decoding and
 // applying events makes, one kept for every one thrown away, and after a
-// collection half of each span stood empty yet in use: 650 of the 850
+// collection half of each span stood empty yet in use: 450 of the 650
 // bytes a View held per object beyond its JSON (BENCHMARKS.md, memory).
 // In chunks, nothing else shares their memory.
 //
@@ -14,10 +14,13 @@ package projections
 // below half of what it holds, its live objects move to the chunk being
 // filled and the arena lets go of it (the collector frees it when no
 // reader holds a slice of it any more). Moving costs at most one byte
-// copied per byte freed; dead bytes never exceed the live ones. With
-// updates spread evenly over 100,000 objects they were 23 % of them after
-// 1,000,000 events (BENCHMARKS.md); at three quarters the copying cost
-// the fold more than the collector saved.
+// copied per byte freed; dead bytes never exceed the live ones (but in
+// the chunk being filled). With
+// updates spread evenly over the objects they were 37-38 % of them after
+// 400,000 and 1,000,000 events, and the View held 580-620 bytes per object
+// beyond its JSON where it held 2,500-2,700 without the arena (BENCHMARKS.md,
+// projection rebuild). Moving at three quarters cost the fold more than
+// the collector saved.
 
 const (
 	chunkSize = 256 << 10
