@@ -14,19 +14,10 @@ import (
 // holds metadata.resourceVersion: that is the event's stream sequence,
 // which readers add (WithResourceVersion).
 func Apply(obj []byte, e Event) ([]byte, error) {
-	switch e.Verb {
-	case Created:
-		return e.Data, nil
-	case Deleted:
-		return nil, nil
+	if e.Verb == Created {
+		return e.Data, nil // not a copy
 	}
-	if obj == nil {
-		return nil, fmt.Errorf("aggregates: %s event on an absent object", e.Verb)
-	}
-	if out, ok := applyFast(nil, obj, e); ok {
-		return out, nil
-	}
-	return applyGeneral(obj, e)
+	return AppendApply(nil, obj, e)
 }
 
 // AppendApply is Apply writing the object after the event at the end of
@@ -47,8 +38,8 @@ func AppendApply(dst, obj []byte, e Event) ([]byte, error) {
 		return out, nil
 	}
 	out, err := applyGeneral(obj, e)
-	if err != nil {
-		return nil, err
+	if err != nil || dst == nil {
+		return out, err
 	}
 	return append(dst, out...), nil
 }
