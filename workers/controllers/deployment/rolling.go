@@ -28,7 +28,7 @@ func (s *state) reconcileOldReplicaSets() bool {
 		return false
 	}
 	minAvailable := replicas(s.d) - maxUnavailable(s.d)
-	newUnavailable := specReplicas(s.newRS) - s.newRS.Status.AvailableReplicas
+	newUnavailable := specReplicas(s.newRS) - availableWithin(s.newRS)
 	maxScaledDown := sumSpec(s.withNew(s.oldRSs)) - minAvailable - newUnavailable
 	if maxScaledDown <= 0 {
 		return false
@@ -61,7 +61,10 @@ func (s *state) cleanupUnhealthyReplicas(old []*appsv1.ReplicaSet, limit int32) 
 // scaleDownOldForRolling removes available old pods while the available
 // total stays at or above minAvailable.
 func (s *state) scaleDownOldForRolling(old []*appsv1.ReplicaSet, minAvailable int32) int32 {
-	availableNow := sumStatus(s.withNew(s.oldRSs), available)
+	var availableNow int32
+	for _, rs := range s.withNew(s.oldRSs) {
+		availableNow += availableWithin(rs)
+	}
 	if availableNow <= minAvailable {
 		return 0
 	}
@@ -97,4 +100,13 @@ func (s *state) scaleDownOldForRecreate() bool {
 // says. Recreate waits for them before starting new pods.
 func (s *state) oldPodsRunning() bool {
 	return sumStatus(s.oldRSs, actual) > 0
+}
+
+// availableWithin is an RS's available pods as far as its spec keeps them:
+// pods past spec.replicas are being deleted, whatever the status says. An
+// RS scaled down reports the pod it deleted until its controller writes the
+// status after the deletion; a rollout undone then makes it the new RS, and
+// counting that pod let the old RS shrink before anything replaced it.
+func availableWithin(rs *appsv1.ReplicaSet) int32 {
+	return min(rs.Status.AvailableReplicas, specReplicas(rs))
 }

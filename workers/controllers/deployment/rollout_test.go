@@ -69,6 +69,36 @@ func TestSurgeWaitsForOldPodsToGo(t *testing.T) {
 	}
 }
 
+// TestStaleAvailabilityOfAScaledDownRS: an RS scaled to 0 may still report
+// the pod it just deleted as available (its controller writes the status
+// after the deletion). Undoing at that moment makes it the new RS; taking
+// its report at face value, the rollout counted 4 available pods where 3
+// ran and scaled the old RS down at once: 2 ready pods for replicas=3,
+// maxUnavailable=0 (seen in workers/e2e TestRollingUpdateNeverBelowThreeReady).
+func TestStaleAvailabilityOfAScaledDownRS(t *testing.T) {
+	d := makeDeployment(3, "web:v1")
+	rolling(intstr.FromInt32(1), intstr.FromInt32(0))(d)
+	s := newSim(t, d)
+	s.run(nil)
+	s.setImage("web:v2")
+	s.run(nil)
+	for _, rs := range s.rss {
+		if rs.Spec.Template.Spec.Containers[0].Image == "web:v1" {
+			rs.Status = appsv1.ReplicaSetStatus{Replicas: 1, ReadyReplicas: 1, AvailableReplicas: 1} // the pod it deleted
+		}
+	}
+	s.setImage("web:v1")
+	res, err := Reconcile(s.d, s.rss, Env{Now: s.now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, rs := range res.Update {
+		if rs.Spec.Template.Spec.Containers[0].Image == "web:v2" && *rs.Spec.Replicas < 3 {
+			t.Fatalf("the old RS scaled to %d before any new pod was available", *rs.Spec.Replicas)
+		}
+	}
+}
+
 func TestRecreateNeverMixesVersions(t *testing.T) {
 	d := makeDeployment(3, "web:v1")
 	d.Spec.Strategy.Type = appsv1.RecreateDeploymentStrategyType
