@@ -46,6 +46,21 @@ func consumerCount(t *testing.T, c *Conn) int {
 	return info.State.Consumers
 }
 
+// waitConsumers waits up to 10 s for the events stream to have want
+// consumers: nats.go deletes a consumer an ordered consumer replaced (on a
+// reset, which a loaded machine can cause) from a goroutine of its own,
+// so a reader may return while that deletion is still on its way.
+func waitConsumers(t *testing.T, c *Conn, want int, when string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for consumerCount(t, c) != want {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d consumers %s, want %d", consumerCount(t, c), when, want)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 // Load reads one subject's history after a sequence, in order, with the
 // stream metadata set, and nothing from other subjects.
 func TestLoadHistory(t *testing.T) {
@@ -129,9 +144,7 @@ func TestLoadCreatesNoConsumers(t *testing.T) {
 		events += len(got)
 	}
 	t.Logf("%d loads (%d events) in %s", n, events, time.Since(t0).Round(time.Millisecond))
-	if got := consumerCount(t, c); got != 0 {
-		t.Fatalf("%d consumers on %s after %d loads, want 0", got, EventsStream, n)
-	}
+	waitConsumers(t, c, 0, fmt.Sprintf("after %d loads", n))
 }
 
 // Replay, SeqAt and Follow delete their ordered consumers when done, and
@@ -182,9 +195,7 @@ func TestReadersCleanUpConsumers(t *testing.T) {
 			t.Fatal("follow: nothing delivered")
 		}
 	}
-	if n := consumerCount(t, c); n != 1 {
-		t.Fatalf("%d consumers while following, want 1", n)
-	}
+	waitConsumers(t, c, 1, "while following")
 	s, _ := c.JS.Stream(ctx, EventsStream)
 	for info := range s.ListConsumers(ctx).Info() {
 		if info.Config.InactiveThreshold != orderedInactive {
@@ -195,9 +206,7 @@ func TestReadersCleanUpConsumers(t *testing.T) {
 	if err := <-done; err != context.Canceled {
 		t.Fatalf("follow ended with %v", err)
 	}
-	if n := consumerCount(t, c); n != 0 {
-		t.Fatalf("%d consumers left after replays, seeks and a follow, want 0", n)
-	}
+	waitConsumers(t, c, 0, "left after replays, seeks and a follow")
 }
 
 // TestFilteredReplayEndsWithoutAMatch: a replay whose filter matches
@@ -288,11 +297,5 @@ func TestReplayStops(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("cancelled replay did not end")
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for consumerCount(t, c) != 0 {
-		if time.Now().After(deadline) {
-			t.Fatalf("%d consumers left after the replays", consumerCount(t, c))
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	waitConsumers(t, c, 0, "left after the replays")
 }
