@@ -76,12 +76,7 @@ func TestSurgeWaitsForOldPodsToGo(t *testing.T) {
 // ran and scaled the old RS down at once: 2 ready pods for replicas=3,
 // maxUnavailable=0 (seen in workers/e2e TestRollingUpdateNeverBelowThreeReady).
 func TestStaleAvailabilityOfAScaledDownRS(t *testing.T) {
-	d := makeDeployment(3, "web:v1")
-	rolling(intstr.FromInt32(1), intstr.FromInt32(0))(d)
-	s := newSim(t, d)
-	s.run(nil)
-	s.setImage("web:v2")
-	s.run(nil)
+	s := rolledToV2(t)
 	for _, rs := range s.rss {
 		if rs.Spec.Template.Spec.Containers[0].Image == "web:v1" {
 			rs.Status = appsv1.ReplicaSetStatus{Replicas: 1, ReadyReplicas: 1, AvailableReplicas: 1} // the pod it deleted
@@ -153,12 +148,7 @@ func TestScalingMidRolloutIsProportional(t *testing.T) {
 }
 
 func TestUndoReturnsPreviousTemplate(t *testing.T) {
-	d := makeDeployment(3, "web:v1")
-	rolling(intstr.FromInt32(1), intstr.FromInt32(0))(d)
-	s := newSim(t, d)
-	s.run(nil)
-	s.setImage("web:v2")
-	s.run(nil)
+	s := rolledToV2(t)
 	undone, err := Rollback(s.d, s.rss, 0)
 	if err != nil {
 		t.Fatal(err)

@@ -186,3 +186,15 @@ func (s *sim) setReplicas(n int32) {
 	s.d.Spec.Replicas = &n
 	s.d.Generation++
 }
+
+// rolledToV2 is a sim of a Deployment of 3 (maxSurge 1, maxUnavailable 0)
+// rolled out on web:v1, then to web:v2.
+func rolledToV2(t *testing.T) *sim {
+	d := makeDeployment(3, "web:v1")
+	rolling(intstr.FromInt32(1), intstr.FromInt32(0))(d)
+	s := newSim(t, d)
+	s.run(nil)
+	s.setImage("web:v2")
+	s.run(nil)
+	return s
+}
