@@ -91,6 +91,18 @@ func dataFields(data []byte, ms []member, names ...string) ([]member, bool) {
 	return ms, true
 }
 
+// dataField is the value of the member named name in event data that
+// should hold just that one (nil if absent), read as dataFields and
+// memberValue read it.
+func dataField(data []byte, name string) ([]byte, bool) {
+	var buf [4]member
+	ms, ok := dataFields(data, buf[:0], name)
+	if !ok {
+		return nil, false
+	}
+	return memberValue(ms, name)
+}
+
 // memberValue is the value of the member named name (nil if absent); a name
 // given twice declines.
 func memberValue(ms []member, name string) (value []byte, ok bool) {
@@ -142,12 +154,7 @@ func intField(ms []member, name string, bits int) (int64, bool) {
 }
 
 func labeledEdits(data []byte, edits []fastEdit) ([]fastEdit, bool) {
-	var buf [4]member
-	ms, ok := dataFields(data, buf[:0], "labels")
-	if !ok {
-		return nil, false
-	}
-	labels, ok := memberValue(ms, "labels")
+	labels, ok := dataField(data, "labels")
 	if !ok || labels == nil || labels[0] != '{' {
 		return nil, false // null or absent labels: the general path
 	}
@@ -173,12 +180,7 @@ func labeledEdits(data []byte, edits []fastEdit) ([]fastEdit, bool) {
 }
 
 func boundEdits(data []byte, edits []fastEdit) ([]fastEdit, bool) {
-	var buf [4]member
-	ms, ok := dataFields(data, buf[:0], "nodeName")
-	if !ok {
-		return nil, false
-	}
-	node, ok := memberValue(ms, "nodeName")
+	node, ok := dataField(data, "nodeName")
 	if !ok || node == nil || node[0] != '"' || !plainString(node) {
 		return nil, false
 	}
@@ -186,12 +188,7 @@ func boundEdits(data []byte, edits []fastEdit) ([]fastEdit, bool) {
 }
 
 func statusEdits(data []byte, edits []fastEdit) ([]fastEdit, bool) {
-	var buf [4]member
-	ms, ok := dataFields(data, buf[:0], "status")
-	if !ok {
-		return nil, false
-	}
-	status, ok := memberValue(ms, "status")
+	status, ok := dataField(data, "status")
 	if !ok {
 		return nil, false
 	}

@@ -74,32 +74,24 @@ func BenchmarkRebuild(b *testing.B) {
 		}
 		m.report(len(events))
 	})
-	b.Run("replay", func(b *testing.B) {
-		m := startMeter(b)
-		for range b.N {
-			n := 0
-			if err := s.store.Replay(ctx, nil, 1, head, func(bus.Envelope) error { n++; return nil }); err != nil {
-				b.Fatal(err)
+	for _, r := range []struct {
+		name   string
+		replay func(context.Context, []string, uint64, uint64, func(bus.Envelope) error) error
+	}{{"replay", s.store.Replay}, {"replay-data", s.store.ReplayData}} {
+		b.Run(r.name, func(b *testing.B) {
+			m := startMeter(b)
+			for range b.N {
+				n := 0
+				if err := r.replay(ctx, nil, 1, head, func(bus.Envelope) error { n++; return nil }); err != nil {
+					b.Fatal(err)
+				}
+				if uint64(n) != head {
+					b.Fatalf("replayed %d of %d", n, head)
+				}
 			}
-			if uint64(n) != head {
-				b.Fatalf("replayed %d of %d", n, head)
-			}
-		}
-		m.report(int(head))
-	})
-	b.Run("replay-data", func(b *testing.B) {
-		m := startMeter(b)
-		for range b.N {
-			n := 0
-			if err := s.store.ReplayData(ctx, nil, 1, head, func(bus.Envelope) error { n++; return nil }); err != nil {
-				b.Fatal(err)
-			}
-			if uint64(n) != head {
-				b.Fatalf("replayed %d of %d", n, head)
-			}
-		}
-		m.report(int(head))
-	})
+			m.report(int(head))
+		})
+	}
 	b.Run("replay-fold", func(b *testing.B) {
 		m := startMeter(b)
 		for range b.N {

@@ -222,19 +222,8 @@ func (p *jsonParser) object(depth int) (any, bool) {
 			return nil, false
 		}
 		m[key] = v // a repeated key: the last wins, as in encoding/json
-		p.ws()
-		if p.i >= len(p.b) {
-			return nil, false
-		}
-		switch p.b[p.i] {
-		case ',':
-			p.i++
-			p.ws()
-		case '}':
-			p.i++
-			return m, true
-		default:
-			return nil, false
+		if end, ok := p.next('}'); !ok || end {
+			return m, ok
 		}
 	}
 }
@@ -253,21 +242,28 @@ func (p *jsonParser) array(depth int) (any, bool) {
 			return nil, false
 		}
 		a = append(a, v)
-		p.ws()
-		if p.i >= len(p.b) {
-			return nil, false
-		}
-		switch p.b[p.i] {
-		case ',':
-			p.i++
-			p.ws()
-		case ']':
-			p.i++
-			return a, true
-		default:
-			return nil, false
+		if end, ok := p.next(']'); !ok || end {
+			return a, ok
 		}
 	}
+}
+
+// next reads what follows a container's member: a comma (another member
+// comes) or closer (end: the container is done); ok false for anything else.
+func (p *jsonParser) next(closer byte) (end, ok bool) {
+	p.ws()
+	switch {
+	case p.i >= len(p.b):
+		return false, false
+	case p.b[p.i] == ',':
+		p.i++
+		p.ws()
+		return false, true
+	case p.b[p.i] == closer:
+		p.i++
+		return true, true
+	}
+	return false, false
 }
 
 // str reads a string; one with escapes or non-ASCII bytes is handed to
