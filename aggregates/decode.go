@@ -1,6 +1,7 @@
 package aggregates
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"reflect"
@@ -10,6 +11,8 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	sigsjson "sigs.k8s.io/json"
+
+	"github.com/gantry-sh/gantry/schemas/jsonscan"
 )
 
 // DecodeManifest decodes an object a user sent, strictly: an unknown,
@@ -91,43 +94,55 @@ func nameOf(raw []byte) string {
 	return m.Metadata.Name
 }
 
-// warnings names every Unimplemented field the manifest sets.
+// warnings names every Unimplemented field the manifest sets (to
+// anything but null). It reads raw in place: a decode into maps cost more
+// than the strict decode itself.
 func warnings(k *Kind, raw []byte) []string {
-	if len(k.Unimplemented) == 0 {
-		return nil
-	}
-	var doc any
-	if json.Unmarshal(raw, &doc) != nil {
-		return nil
-	}
 	var out []string
 	for _, path := range k.Unimplemented {
-		if present(doc, strings.Split(path, ".")) {
+		if present(raw, path) {
 			out = append(out, fmt.Sprintf("%s %q: field %s is accepted but not implemented by Gantry", k.Name, nameOf(raw), path))
 		}
 	}
 	return out
 }
 
-// present walks a dotted path; "[]" steps into every element of a list.
-func present(doc any, path []string) bool {
-	if len(path) == 0 {
-		return doc != nil
+// present walks a dotted path through doc; a step ending in "[]" goes into
+// every element of a list. Like a decode into maps, the last of duplicate
+// keys counts, and keys compare after unescaping.
+func present(doc []byte, path string) bool {
+	if path == "" {
+		end := jsonscan.Space(doc, 0)
+		return end < len(doc) && !bytes.HasPrefix(doc[end:], []byte("null"))
 	}
-	switch v := doc.(type) {
-	case map[string]any:
-		if strings.HasSuffix(path[0], "[]") {
-			list, _ := v[strings.TrimSuffix(path[0], "[]")].([]any)
-			for _, el := range list {
-				if present(el, path[1:]) {
-					return true
-				}
-			}
-			return false
+	step, rest, _ := strings.Cut(path, ".")
+	step, each := strings.CutSuffix(step, "[]")
+	var val []byte
+	jsonscan.Object(doc, func(key []byte, plain bool, v []byte) bool {
+		if plain && string(key) == step || !plain && unquoted(key) == step {
+			val = v
 		}
-		return present(v[path[0]], path[1:])
+		return true
+	})
+	if val == nil {
+		return false
 	}
-	return false
+	if !each {
+		return present(val, rest)
+	}
+	found := false
+	jsonscan.Array(val, func(el []byte) bool {
+		found = present(el, rest)
+		return !found
+	})
+	return found
+}
+
+// unquoted is the value of a string token's bytes between its quotes.
+func unquoted(key []byte) string {
+	var s string
+	_ = json.Unmarshal(append(append([]byte{'"'}, key...), '"'), &s)
+	return s
 }
 
 // zeroStatus clears obj.Status: a user's create or update never sets it.

@@ -122,6 +122,13 @@ func cpuTime() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
+// totalAlloc is the bytes this process allocated on the heap so far.
+func totalAlloc() uint64 {
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return ms.TotalAlloc
+}
+
 // vmRSS is this process's resident set in bytes, from /proc/self/status.
 func vmRSS() uint64 {
 	b, err := os.ReadFile("/proc/self/status")
@@ -259,7 +266,7 @@ func benchPlaneMemory(b *testing.B, objects int) {
 		objs[i] = g.objects[i]
 	}
 	before := measure()
-	cpu0 := cpuTime()
+	cpu0, alloc0 := cpuTime(), totalAlloc()
 	b.ResetTimer()
 	var next, last atomic.Int64
 	var firstErr atomic.Value
@@ -302,6 +309,7 @@ func benchPlaneMemory(b *testing.B, objects int) {
 	b.ReportMetric((b.Elapsed() - sent).Seconds(), "kv-lag-s") // from the last reply to the checkpoint
 	// The whole process's CPU (clients, plane, GC) while the creates ran and were projected.
 	b.ReportMetric(float64((cpuTime()-cpu0).Microseconds())/float64(objects), "cpu-µs/create")
+	b.ReportMetric(float64(totalAlloc()-alloc0)/float64(objects), "alloc-B/create") // what the collector has to clear
 	after := measure()
 	reportMemory(b, view, before, after)
 	writeHeapProfile(b, *planeHeap)

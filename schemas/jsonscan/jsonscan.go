@@ -105,6 +105,37 @@ func Object(b []byte, member func(key []byte, plainKey bool, value []byte) bool)
 	}
 }
 
+// Array reads b as one JSON array (white space around it allowed, nothing
+// else) and calls elem for each of its elements in order, checked valid.
+// It stops as soon as elem returns false; ok is false then, and when b is
+// not one valid array.
+func Array(b []byte, elem func(value []byte) bool) (ok bool) {
+	i := Space(b, 0)
+	if i >= len(b) || b[i] != '[' {
+		return false
+	}
+	if i = Space(b, i+1); i < len(b) && b[i] == ']' {
+		return Space(b, i+1) == len(b)
+	}
+	for {
+		end, ok := Value(b, i)
+		if !ok || !elem(b[i:end:end]) {
+			return false
+		}
+		if i = Space(b, end); i >= len(b) {
+			return false
+		}
+		switch b[i] {
+		case ',':
+			i = Space(b, i+1)
+		case ']':
+			return Space(b, i+1) == len(b)
+		default:
+			return false
+		}
+	}
+}
+
 // Literal matches lit (true, false, null) at b[i].
 func Literal(b []byte, i int, lit string) (int, bool) {
 	if len(b)-i >= len(lit) && string(b[i:i+len(lit)]) == lit {

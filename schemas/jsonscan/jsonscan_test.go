@@ -121,6 +121,31 @@ func TestObject(t *testing.T) {
 	}
 }
 
+// TestArray: elements in order, each a valid value; anything but one
+// array is refused; a false from elem stops the walk.
+func TestArray(t *testing.T) {
+	var got []string
+	ok := Array([]byte(` [1, {"a":[2]} ,"x",[],null] `), func(v []byte) bool {
+		got = append(got, string(v))
+		return true
+	})
+	if want := []string{`1`, `{"a":[2]}`, `"x"`, `[]`, `null`}; !ok || !slices.Equal(got, want) {
+		t.Errorf("ok %v, elements %q, want %q", ok, got, want)
+	}
+	for _, bad := range []string{`[1,]`, `[1 2]`, `{"a":1}`, `[1] 2`, `[`, ``, `"x"`} {
+		if Array([]byte(bad), func([]byte) bool { return true }) {
+			t.Errorf("%s: read as an array", bad)
+		}
+	}
+	if !Array([]byte(`[ ]`), func([]byte) bool { t.Error("element of [ ]"); return true }) {
+		t.Error("[ ] refused")
+	}
+	n := 0
+	if Array([]byte(`[1,2]`), func([]byte) bool { n++; return false }) || n != 1 {
+		t.Errorf("a false from elem: %d elements read", n)
+	}
+}
+
 func TestValidNeverDisagreesWithEncodingJSON(t *testing.T) {
 	docs := []string{
 		`{}`, `[]`, ` {"a":1} `, `{"a":1,"a":2}`, `{"a":[1,-2.5e+3,0,true,false,null,"x"]}`, `"x"`, `12`, `-0.0E1`,
