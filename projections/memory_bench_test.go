@@ -24,6 +24,7 @@ import (
 	"github.com/gantry-sh/gantry/bus"
 	"github.com/gantry-sh/gantry/projections"
 	"github.com/gantry-sh/gantry/schemas"
+	"github.com/nats-io/nats-server/v2/server"
 )
 
 var (
@@ -95,6 +96,11 @@ func BenchmarkMemory(b *testing.B) {
 	b.Run("plane", func(b *testing.B) {
 		for range b.N {
 			benchPlaneMemory(b, *benchObjects)
+		}
+	})
+	b.Run("plane-restart", func(b *testing.B) {
+		for range b.N {
+			benchRestartMemory(b, *benchObjects)
 		}
 	})
 }
@@ -192,117 +198,14 @@ func benchPlaneMemory(b *testing.B, objects int) {
 	}
 	gc := debug.SetGCPercent(-1)
 	debug.SetGCPercent(gc)
-	ctx, cancel := context.WithCancel(context.Background())
-	ns, err := bus.StartServer(bus.ServerOptions{Port: -1, StoreDir: b.TempDir()})
-	if err != nil {
-		b.Fatal(err)
-	}
-	// Two connections, as gantry up: in-process for commands and queries,
-	// loopback TCP for the projector.
-	conn, err := bus.ConnectInProcess(ns, "gantry-up")
-	if err != nil {
-		b.Fatal(err)
-	}
-	projConn, err := bus.ConnectLocal(ns, "gantry-up-projector")
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := conn.Bootstrap(ctx); err != nil {
-		b.Fatal(err)
-	}
-	sealer, _ := seal.New(bytes.Repeat([]byte{9}, 32), rand.Reader)
-	validator, err := schemas.NewValidator()
-	if err != nil {
-		b.Fatal(err)
-	}
-	svc, err := service.New(ctx, conn, service.Options{Sealer: sealer, Validator: validator})
-	if err != nil {
-		b.Fatal(err)
-	}
-	view := projections.NewView(sealer)
-	proj, err := projections.NewProjector(ctx, projConn, view, sealer)
-	if err != nil {
-		b.Fatal(err)
-	}
-	queries := projections.NewQueries(view, proj.Store(), aggregates.Builtin(), sealer)
-	var wg sync.WaitGroup
-	for _, run := range []func() error{
-		func() error { return svc.Run(ctx) },
-		func() error { return queries.Serve(ctx, conn) },
-		func() error { return proj.Run(ctx) },
-	} {
-		wg.Add(1)
-		go func() { defer wg.Done(); _ = run() }()
-	}
-	const nClients = 16
-	clients := make([]*bus.Conn, nClients)
-	for i := range clients {
-		if clients[i], err = bus.ConnectInProcess(ns, "client-"+strconv.Itoa(i)); err != nil {
-			b.Fatal(err)
-		}
-	}
-	defer func() {
-		cancel()
-		wg.Wait()
-		for _, c := range clients {
-			c.Close()
-		}
-		conn.Close()
-		projConn.Close()
-		ns.Shutdown()
-		ns.WaitForShutdown()
-	}()
-	cl := bus.NewClient(clients[0], bus.Identity{Source: "user/bench"})
-	for i := range 10 {
-		name := "ns-" + strconv.Itoa(i)
-		if err := doRetry(cl, "namespace", aggregates.Command{Name: name, Object: []byte(`{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"` + name + `"}}`)}); err != nil {
-			b.Fatal(err)
-		}
-	}
-	g := newGenPlan(11)
-	objs := make([]*genObject, objects)
-	for i := range objs {
-		g.create() // decides kind, namespace and name; the service decides the object
-		objs[i] = g.objects[i]
-	}
+	objs := planObjects(objects)
+	p := startMemPlane(b, b.TempDir())
+	defer p.stop()
+	p.follow()
 	before := measure()
 	cpu0, alloc0 := cpuTime(), totalAlloc()
 	b.ResetTimer()
-	var next, last atomic.Int64
-	var firstErr atomic.Value
-	var cw sync.WaitGroup
-	for i := range nClients {
-		cl := bus.NewClient(clients[i], bus.Identity{Source: "user/bench"})
-		cw.Add(1)
-		go func() {
-			defer cw.Done()
-			for {
-				j := int(next.Add(1)) - 1
-				if j >= objects {
-					return
-				}
-				o := objs[j]
-				r, err := cl.Do(ctx, o.kind, aggregates.VerbCreate, aggregates.Command{Namespace: o.ns, Name: o.name, Object: manifestFor(o)}, bus.CommandMeta{})
-				if err != nil {
-					firstErr.CompareAndSwap(nil, err)
-					return
-				}
-				for s := last.Load(); int64(r.Seq) > s && !last.CompareAndSwap(s, int64(r.Seq)); s = last.Load() {
-				}
-			}
-		}()
-	}
-	cw.Wait()
-	sent := b.Elapsed()
-	if err := firstErr.Load(); err != nil {
-		b.Fatal(err)
-	}
-	wctx, wcancel := context.WithTimeout(ctx, 5*time.Minute)
-	defer wcancel()
-	if err := view.WaitFor(wctx, uint64(last.Load())); err != nil {
-		b.Fatal(err)
-	}
-	waitCheckpoint(b, conn, uint64(last.Load()))
+	_, sent := p.create(b, objs)
 	b.StopTimer()
 	b.ReportMetric(float64(gc), "gogc")
 	b.ReportMetric(float64(objects)/sent.Seconds(), "creates/s")
@@ -311,22 +214,220 @@ func benchPlaneMemory(b *testing.B, objects int) {
 	b.ReportMetric(float64((cpuTime()-cpu0).Microseconds())/float64(objects), "cpu-µs/create")
 	b.ReportMetric(float64(totalAlloc()-alloc0)/float64(objects), "alloc-B/create") // what the collector has to clear
 	after := measure()
-	reportMemory(b, view, before, after)
+	reportMemory(b, p.view, before, after)
 	writeHeapProfile(b, *planeHeap)
-	if *settle > 0 {
-		time.Sleep(*settle)
-		idle := measure()
-		n, jsonB := float64(view.Len()), meanJSON(view)
-		b.ReportMetric((float64(idle.heap)-float64(before.heap))/n, "settled-heap-B/obj")
-		b.ReportMetric((float64(idle.rss)-float64(before.rss))/n, "settled-rss-B/obj")
-		b.ReportMetric((float64(idle.heap)-float64(before.heap))/n-jsonB, "settled-heap-over-B/obj")
-		b.ReportMetric((float64(idle.rss)-float64(before.rss))/n-jsonB, "settled-rss-over-B/obj")
-		b.ReportMetric((float64(idle.live)-float64(before.live))/n-jsonB, "settled-live-over-B/obj")
-		if *planeHeap != "" {
-			writeHeapProfile(b, *planeHeap+".settled")
+	settleAndMeasure(b, p.view, before)
+	runtime.KeepAlive(objs)
+}
+
+// benchRestartMemory: the plane holding objects it rebuilt from the stream
+// and the state bucket on start, as `gantry up` after a restart: the
+// objects are created by one plane, which stops, and measured in a second
+// one on the same data directory once its View reached the last event,
+// less what an empty plane costs.
+func benchRestartMemory(b *testing.B, objects int) {
+	if os.Getenv("GOGC") == "" {
+		defer debug.SetGCPercent(debug.SetGCPercent(upGCPercent))
+	}
+	dir := b.TempDir()
+	objs := planObjects(objects)
+	first := startMemPlane(b, dir)
+	first.follow()
+	last, _ := first.create(b, objs)
+	first.stop()
+	// What a plane holding nothing costs (the server, the schemas, the
+	// connections) is not per object: an empty plane measures it. The
+	// server recovers each stream's subject index as it starts, so the
+	// measurement starts before the server does.
+	empty := measure()
+	e := startMemPlane(b, b.TempDir())
+	e.follow()
+	fixed := measure()
+	e.stop()
+	before := measure()
+	before.heap += fixed.heap - empty.heap
+	before.live += fixed.live - empty.live
+	before.rss += fixed.rss - empty.rss
+	b.ResetTimer()
+	p := startMemPlane(b, dir)
+	defer p.stop()
+	p.follow()
+	wctx, wcancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer wcancel()
+	if err := p.view.WaitFor(wctx, last); err != nil {
+		b.Fatal(err)
+	}
+	b.StopTimer()
+	b.ReportMetric(b.Elapsed().Seconds(), "start-s") // from the server's start to the View at the last event
+	after := measure()
+	reportMemory(b, p.view, before, after)
+	writeHeapProfile(b, *planeHeap)
+	settleAndMeasure(b, p.view, before)
+	runtime.KeepAlive(objs)
+}
+
+// settleAndMeasure, with -settle, measures again after the plane idled.
+func settleAndMeasure(b *testing.B, view *projections.View, before memSample) {
+	if *settle <= 0 {
+		return
+	}
+	time.Sleep(*settle)
+	idle := measure()
+	n, jsonB := float64(view.Len()), meanJSON(view)
+	b.ReportMetric((float64(idle.heap)-float64(before.heap))/n, "settled-heap-B/obj")
+	b.ReportMetric((float64(idle.rss)-float64(before.rss))/n, "settled-rss-B/obj")
+	b.ReportMetric((float64(idle.heap)-float64(before.heap))/n-jsonB, "settled-heap-over-B/obj")
+	b.ReportMetric((float64(idle.rss)-float64(before.rss))/n-jsonB, "settled-rss-over-B/obj")
+	b.ReportMetric((float64(idle.live)-float64(before.live))/n-jsonB, "settled-live-over-B/obj")
+	if *planeHeap != "" {
+		writeHeapProfile(b, *planeHeap+".settled")
+	}
+}
+
+// planObjects decides the kind, namespace and name of each object to
+// create; the service decides the objects.
+func planObjects(objects int) []*genObject {
+	g := newGenPlan(11)
+	objs := make([]*genObject, objects)
+	for i := range objs {
+		g.create()
+		objs[i] = g.objects[i]
+	}
+	return objs
+}
+
+// memPlane is what `gantry up` runs of the control plane, in this process:
+// embedded JetStream on a data directory, the command service (validator,
+// sealer) and the query service on an in-process connection, the projector
+// on a loopback TCP one; no workers, no dashboard.
+type memPlane struct {
+	ns             *server.Server
+	conn, projConn *bus.Conn
+	clients        []*bus.Conn
+	view           *projections.View
+	proj           *projections.Projector
+	ctx            context.Context
+	cancel         context.CancelFunc
+	wg             sync.WaitGroup
+}
+
+// memClients is how many clients send the creates.
+const memClients = 16
+
+func startMemPlane(b *testing.B, dir string) *memPlane {
+	ctx, cancel := context.WithCancel(context.Background())
+	p := &memPlane{ctx: ctx, cancel: cancel}
+	var err error
+	if p.ns, err = bus.StartServer(bus.ServerOptions{Port: -1, StoreDir: dir}); err != nil {
+		b.Fatal(err)
+	}
+	if p.conn, err = bus.ConnectInProcess(p.ns, "gantry-up"); err != nil {
+		b.Fatal(err)
+	}
+	if p.projConn, err = bus.ConnectLocal(p.ns, "gantry-up-projector"); err != nil {
+		b.Fatal(err)
+	}
+	if err := p.conn.Bootstrap(ctx); err != nil {
+		b.Fatal(err)
+	}
+	sealer, _ := seal.New(bytes.Repeat([]byte{9}, 32), rand.Reader)
+	validator, err := schemas.NewValidator()
+	if err != nil {
+		b.Fatal(err)
+	}
+	svc, err := service.New(ctx, p.conn, service.Options{Sealer: sealer, Validator: validator})
+	if err != nil {
+		b.Fatal(err)
+	}
+	p.view = projections.NewView(sealer)
+	if p.proj, err = projections.NewProjector(ctx, p.projConn, p.view, sealer); err != nil {
+		b.Fatal(err)
+	}
+	queries := projections.NewQueries(p.view, p.proj.Store(), aggregates.Builtin(), sealer)
+	for _, run := range []func() error{
+		func() error { return svc.Run(ctx) },
+		func() error { return queries.Serve(ctx, p.conn) },
+	} {
+		p.wg.Add(1)
+		go func() { defer p.wg.Done(); _ = run() }()
+	}
+	p.clients = make([]*bus.Conn, memClients)
+	for i := range p.clients {
+		if p.clients[i], err = bus.ConnectInProcess(p.ns, "client-"+strconv.Itoa(i)); err != nil {
+			b.Fatal(err)
 		}
 	}
-	runtime.KeepAlive(objs)
+	return p
+}
+
+// follow starts the projector: it catches up with the stream, then follows it.
+func (p *memPlane) follow() {
+	p.wg.Add(1)
+	go func() { defer p.wg.Done(); _ = p.proj.Run(p.ctx) }()
+}
+
+func (p *memPlane) stop() {
+	p.cancel()
+	p.wg.Wait()
+	for _, c := range p.clients {
+		c.Close()
+	}
+	p.conn.Close()
+	p.projConn.Close()
+	p.ns.Shutdown()
+	p.ns.WaitForShutdown()
+}
+
+// create sends one create per object (after the ten namespaces) from the
+// plane's clients and waits until the View and the state bucket hold the
+// last; it returns the last event's sequence and when the last reply came,
+// counted from the benchmark's timer.
+func (p *memPlane) create(b *testing.B, objs []*genObject) (last uint64, sent time.Duration) {
+	ctx := context.Background()
+	cl := bus.NewClient(p.clients[0], bus.Identity{Source: "user/bench"})
+	for i := range 10 {
+		name := "ns-" + strconv.Itoa(i)
+		if err := doRetry(cl, "namespace", aggregates.Command{Name: name, Object: []byte(`{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"` + name + `"}}`)}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	var next, max atomic.Int64
+	var firstErr atomic.Value
+	var cw sync.WaitGroup
+	for i := range p.clients {
+		cl := bus.NewClient(p.clients[i], bus.Identity{Source: "user/bench"})
+		cw.Add(1)
+		go func() {
+			defer cw.Done()
+			for {
+				j := int(next.Add(1)) - 1
+				if j >= len(objs) {
+					return
+				}
+				o := objs[j]
+				r, err := cl.Do(ctx, o.kind, aggregates.VerbCreate, aggregates.Command{Namespace: o.ns, Name: o.name, Object: manifestFor(o)}, bus.CommandMeta{})
+				if err != nil {
+					firstErr.CompareAndSwap(nil, err)
+					return
+				}
+				for s := max.Load(); int64(r.Seq) > s && !max.CompareAndSwap(s, int64(r.Seq)); s = max.Load() {
+				}
+			}
+		}()
+	}
+	cw.Wait()
+	sent = b.Elapsed()
+	if err := firstErr.Load(); err != nil {
+		b.Fatal(err)
+	}
+	last = uint64(max.Load())
+	wctx, wcancel := context.WithTimeout(ctx, 5*time.Minute)
+	defer wcancel()
+	if err := p.view.WaitFor(wctx, last); err != nil {
+		b.Fatal(err)
+	}
+	waitCheckpoint(b, p.conn, last)
+	return last, sent
 }
 
 // writeHeapProfile writes the heap as of the last GC (measure ran one) to
