@@ -8,7 +8,9 @@ import (
 	"math/rand/v2"
 	"os"
 	"runtime"
+	"runtime/pprof"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -26,7 +28,10 @@ import (
 
 // -events sets how many events BenchmarkRebuild generates; the record in
 // BENCHMARKS.md is run with -events 1000000.
-var benchEvents = flag.Int("events", 200_000, "events BenchmarkRebuild generates (one object per 10 events)")
+var (
+	benchEvents = flag.Int("events", 200_000, "events BenchmarkRebuild generates (one object per 10 events)")
+	meterCPU    = flag.String("metercpu", "", "BenchmarkRebuild: profile the CPU of each sub-benchmark's last timed part to FILE.<sub-benchmark>")
+)
 
 // BenchmarkRebuild measures folding a generated stream from a cold start.
 // The stream (see genPlan: one object created per ten events, the rest
@@ -157,28 +162,55 @@ func BenchmarkRebuild(b *testing.B) {
 // shared machine the events/s swing with the load; CPU µs per event
 // (cpu-us/event) is the steadier figure to compare builds by.
 type meter struct {
-	b       *testing.B
-	cpu, at time.Duration
+	b          *testing.B
+	cpu, at    time.Duration
+	alloc, al0 uint64
+	profile    *os.File
 }
 
-func startMeter(b *testing.B) *meter { return &meter{b: b, at: processCPU(b)} }
+func startMeter(b *testing.B) *meter {
+	m := &meter{b: b}
+	m.begin()
+	return m
+}
 
 func (m *meter) stop() {
 	m.b.StopTimer()
 	m.cpu += processCPU(m.b) - m.at
+	m.alloc += totalAlloc() - m.al0
+	if m.profile != nil {
+		pprof.StopCPUProfile()
+		m.profile.Close()
+	}
 }
 
 func (m *meter) start() {
-	m.at = processCPU(m.b)
+	m.begin()
 	m.b.StartTimer()
 }
 
-// report stops the meter and reports events/s and CPU µs per event.
+func (m *meter) begin() {
+	if *meterCPU != "" {
+		f, err := os.OpenFile(*meterCPU+"."+strings.ReplaceAll(m.b.Name(), "/", "-"), os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644) // the last timed part stays
+		if err != nil {
+			m.b.Fatal(err)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			m.b.Fatal(err)
+		}
+		m.profile = f
+	}
+	m.at, m.al0 = processCPU(m.b), totalAlloc()
+}
+
+// report stops the meter and reports events/s, CPU µs and bytes allocated
+// per event.
 func (m *meter) report(events int) {
 	m.stop()
 	n := float64(events) * float64(m.b.N)
 	m.b.ReportMetric(n/m.b.Elapsed().Seconds(), "events/s")
 	m.b.ReportMetric(float64(m.cpu.Microseconds())/n, "cpu-us/event")
+	m.b.ReportMetric(float64(m.alloc)/n, "alloc-B/event")
 	m.b.ReportMetric(float64(events), "events")
 }
 
