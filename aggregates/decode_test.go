@@ -27,8 +27,8 @@ func TestWarningsNameUnimplementedFields(t *testing.T) {
 		{`,"runtime\u0043lassName":"kata"`, []string{warned("runtimeClassName")}},
 		{`,"volumes":[{"name":"a","emptyDir":{}},{"name":"b","nfs":{"server":"s","path":"/"}}]`, []string{warned("volumes[].nfs")}},
 		{`,"volumes":[{"name":"a","emptyDir":{}}]`, nil},
-		{`,"affinity":{"podAffinity":{}},"overhead":{"cpu":"1"}`, []string{warned("affinity.podAffinity"), warned("overhead")}},
-		{`,"affinity":{"nodeAffinity":null}`, nil},
+		{`,"securityContext":{"seLinuxOptions":{"level":"s0"}},"overhead":{"cpu":"1"}`, []string{warned("securityContext.seLinuxOptions"), warned("overhead")}},
+		{`,"securityContext":{"seLinuxOptions":null}`, nil},
 	} {
 		_, got, err := DecodeManifest(k, pod(tc.spec))
 		if err != nil {
