@@ -91,16 +91,9 @@ func Object(b []byte, member func(key []byte, plainKey bool, value []byte) bool)
 		if end, ok = Value(b, i); !ok || !member(key, plain, b[i:end:end]) {
 			return false
 		}
-		if i = Space(b, end); i >= len(b) {
-			return false
-		}
-		switch b[i] {
-		case ',':
-			i = Space(b, i+1)
-		case '}':
-			return Space(b, i+1) == len(b)
-		default:
-			return false
+		var more bool
+		if i, more, ok = after(b, end, '}'); !ok || !more {
+			return ok && Space(b, i) == len(b)
 		}
 	}
 }
@@ -122,18 +115,21 @@ func Array(b []byte, elem func(value []byte) bool) (ok bool) {
 		if !ok || !elem(b[i:end:end]) {
 			return false
 		}
-		if i = Space(b, end); i >= len(b) {
-			return false
-		}
-		switch b[i] {
-		case ',':
-			i = Space(b, i+1)
-		case ']':
-			return Space(b, i+1) == len(b)
-		default:
-			return false
+		var more bool
+		if i, more, ok = after(b, end, ']'); !ok || !more {
+			return ok && Space(b, i) == len(b)
 		}
 	}
+}
+
+// after reads what follows a member or an element that ends at end: a
+// comma, and more follow from i, or closer, and the container ends before
+// i.
+func after(b []byte, end int, closer byte) (i int, more, ok bool) {
+	if i = Space(b, end); i < len(b) && b[i] == ',' {
+		return Space(b, i+1), true, true
+	}
+	return i + 1, false, i < len(b) && b[i] == closer
 }
 
 // Literal matches lit (true, false, null) at b[i].
@@ -168,6 +164,7 @@ func container(b []byte, i, depth int, closer byte) (int, bool) {
 		if !ok {
 			return 0, false
 		}
+		// after's steps, inline: every value nested in a container passes here
 		if i = Space(b, end); i >= len(b) {
 			return 0, false
 		}
