@@ -3,7 +3,10 @@ package cli
 import (
 	"encoding/json"
 	"fmt"
+	"os"
+	"os/signal"
 	"strings"
+	"syscall"
 
 	"github.com/spf13/cobra"
 	"sigs.k8s.io/yaml"
@@ -14,17 +17,19 @@ import (
 )
 
 type getOptions struct {
-	output   string
-	selector string
-	at       string
-	all      bool
+	output    string
+	selector  string
+	at        string
+	all       bool
+	watch     bool
+	watchOnly bool
 }
 
 func getCmd(g *globals) *cobra.Command {
 	o := getOptions{}
 	c := &cobra.Command{
-		Use:   "get KIND[,KIND…] [NAME] [-n NS|-A] [-l SELECTOR] [-o wide|yaml|json] [--at TIME|SEQ]",
-		Short: "List objects, now or as they were at a time or stream sequence",
+		Use:   "get KIND[,KIND…] [NAME] [-n NS|-A] [-l SELECTOR] [-o wide|yaml|json] [--at TIME|SEQ] [-w]",
+		Short: "List objects, now or as they were at a time or stream sequence; -w prints every change after",
 		Args:  cobra.RangeArgs(1, 2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			conn, client, err := g.connect()
@@ -36,6 +41,11 @@ func getCmd(g *globals) *cobra.Command {
 			if len(args) == 2 {
 				name = args[1]
 			}
+			if o.watch || o.watchOnly {
+				ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+				defer stop()
+				return g.watch(ctx, conn, client, strings.Split(args[0], ","), name, o)
+			}
 			return g.get(client, strings.Split(args[0], ","), name, o)
 		},
 	}
@@ -44,6 +54,8 @@ func getCmd(g *globals) *cobra.Command {
 	f.StringVarP(&o.selector, "selector", "l", "", "label selector (e.g. app=web,tier!=db)")
 	f.StringVar(&o.at, "at", "", "show the state as of an RFC 3339 time or a stream sequence")
 	f.BoolVarP(&o.all, "all-namespaces", "A", false, "list across all namespaces")
+	f.BoolVarP(&o.watch, "watch", "w", false, "after the list, print each object again whenever an event changes it (with --at: every change since then, then live)")
+	f.BoolVar(&o.watchOnly, "watch-only", false, "as --watch, without the list first")
 	return c
 }
 
@@ -54,7 +66,7 @@ func (g *globals) get(client *bus.Client, kinds []string, name string, o getOpti
 		if err != nil {
 			return err
 		}
-		items, err := g.list(client, k, name, o)
+		items, _, err := g.list(client, k, name, o)
 		if err != nil {
 			return err
 		}
@@ -91,21 +103,25 @@ func (g *globals) where(k *aggregates.Kind, o getOptions) string {
 	return " in " + g.ns() + " namespace"
 }
 
-// list fetches every matching object, page by page.
-func (g *globals) list(client *bus.Client, k *aggregates.Kind, name string, o getOptions) ([]json.RawMessage, error) {
+// list fetches every matching object, page by page, and the lowest stream
+// sequence a page reflected (pages are read one after another: each holds
+// every event up to its own sequence).
+func (g *globals) list(client *bus.Client, k *aggregates.Kind, name string, o getOptions) (items []json.RawMessage, seq uint64, err error) {
 	req := projections.ListRequest{Kind: k.Token, Name: name, Selector: o.selector, At: o.at, Limit: 500}
 	if k.Namespaced && !o.all {
 		req.Namespace = g.ns()
 	}
-	var items []json.RawMessage
-	for {
+	for page := 0; ; page++ {
 		var resp projections.ListResponse
 		if err := client.Query(ctx(), projections.QueryList, req, &resp); err != nil {
-			return nil, err
+			return nil, 0, err
 		}
 		items = append(items, resp.Items...)
+		if page == 0 || resp.Seq < seq {
+			seq = resp.Seq
+		}
 		if resp.Continue == "" {
-			return items, nil
+			return items, seq, nil
 		}
 		req.Continue = resp.Continue
 	}

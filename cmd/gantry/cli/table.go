@@ -167,12 +167,24 @@ func or(s, def string) string {
 // printTable prints objects as kubectl does: NAME first, AGE after the
 // kind's columns, wide columns last.
 func printTable(out io.Writer, k *aggregates.Kind, items []json.RawMessage, withNS, wide bool) error {
+	head, rows, err := tableRows(k, items, withNS, wide)
+	if err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(out, 0, 8, 3, ' ', 0)
+	for _, row := range append([][]string{head}, rows...) {
+		fmt.Fprintln(tw, strings.Join(row, "\t"))
+	}
+	return tw.Flush()
+}
+
+// tableRows is printTable's header and rows, one per object.
+func tableRows(k *aggregates.Kind, items []json.RawMessage, withNS, wide bool) (head []string, rows [][]string, err error) {
 	cols, ok := tables[k.Token]
 	if !ok {
 		cols = moreTables[k.Token]
 	}
-	tw := tabwriter.NewWriter(out, 0, 8, 3, ' ', 0)
-	head := []string{"NAME"}
+	head = []string{"NAME"}
 	if withNS {
 		head = append([]string{"NAMESPACE"}, head...)
 	}
@@ -180,13 +192,12 @@ func printTable(out io.Writer, k *aggregates.Kind, items []json.RawMessage, with
 	if wide {
 		head = append(head, cols.wide...)
 	}
-	fmt.Fprintln(tw, strings.Join(head, "\t"))
 	for _, raw := range items {
 		var meta struct {
 			Metadata metav1.ObjectMeta `json:"metadata"`
 		}
 		if err := json.Unmarshal(raw, &meta); err != nil {
-			return err
+			return nil, nil, err
 		}
 		row := []string{meta.Metadata.Name}
 		if withNS {
@@ -194,18 +205,17 @@ func printTable(out io.Writer, k *aggregates.Kind, items []json.RawMessage, with
 		}
 		var cells, wideCells []string
 		if cols.row != nil {
-			var err error
 			if cells, wideCells, err = cols.row(raw); err != nil {
-				return err
+				return nil, nil, err
 			}
 		}
 		row = append(append(row, cells...), age(meta.Metadata.CreationTimestamp))
 		if wide {
 			row = append(row, wideCells...)
 		}
-		fmt.Fprintln(tw, strings.Join(row, "\t"))
+		rows = append(rows, row)
 	}
-	return tw.Flush()
+	return head, rows, nil
 }
 
 func age(t metav1.Time) string {
