@@ -47,13 +47,19 @@ var (
 //	       state bucket's checkpoint reached it; with -settle, heap and RSS
 //	       are measured again after the plane idled that long. It runs with
 //	       the GOGC gantry up sets (upGCPercent) unless GOGC is set.
+//	plane-restart  the same plane after a restart: a first plane creates
+//	       the objects and stops; a second one on the same data directory
+//	       rebuilds them (start-s: from its server's start to its View at
+//	       the last event) and is measured from before its server started,
+//	       less what an empty plane costs.
 //
 // Metrics: json-B (mean object JSON), heap-B/obj and rss-B/obj (delta ÷
 // objects), heap-over-B/obj and rss-over-B/obj (the same minus json-B),
 // live-over-B/obj (the live objects, HeapAlloc, minus json-B: heap-over
 // minus live-over is spans kept in use by a few live objects among freed
 // ones); for plane also cpu-µs/create (the process's CPU time while the
-// creates ran and were projected) and the settled-* figures.
+// creates ran and were projected), alloc-B/create (bytes allocated) and the
+// settled-* figures.
 //
 // Run: go test ./projections -run '^$' -bench Memory -benchtime 1x -objects 100000
 func BenchmarkMemory(b *testing.B) {
