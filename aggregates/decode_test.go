@@ -29,6 +29,9 @@ func TestWarningsNameUnimplementedFields(t *testing.T) {
 		{`,"volumes":[{"name":"a","emptyDir":{}}]`, nil},
 		{`,"securityContext":{"seLinuxOptions":{"level":"s0"}},"overhead":{"cpu":"1"}`, []string{warned("securityContext.seLinuxOptions"), warned("overhead")}},
 		{`,"securityContext":{"seLinuxOptions":null}`, nil},
+		// The scheduler places by pod (anti-)affinity, namespaceSelector included.
+		{`,"affinity":{"podAffinity":{"requiredDuringSchedulingIgnoredDuringExecution":[{"labelSelector":{"matchLabels":{"app":"db"}},"topologyKey":"kubernetes.io/hostname"}]},` +
+			`"podAntiAffinity":{"preferredDuringSchedulingIgnoredDuringExecution":[{"weight":10,"podAffinityTerm":{"labelSelector":{},"namespaceSelector":{"matchLabels":{"team":"a"}},"topologyKey":"zone"}}]}}`, nil},
 	} {
 		_, got, err := DecodeManifest(k, pod(tc.spec))
 		if err != nil {

@@ -34,7 +34,6 @@ func Pod() *Kind {
 
 func podUnimplemented(spec string) []string {
 	return []string{
-		spec + ".affinity.podAffinity", spec + ".affinity.podAntiAffinity",
 		spec + ".ephemeralContainers", spec + ".securityContext.seLinuxOptions",
 		spec + ".volumes[].persistentVolumeClaim", spec + ".volumes[].nfs",
 		spec + ".volumes[].csi", spec + ".runtimeClassName", spec + ".overhead",

@@ -2,11 +2,13 @@ package scheduler
 
 import (
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"slices"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/labels"
 )
 
 // Config tunes a Cache. The zero value is the kube-scheduler default.
@@ -21,33 +23,45 @@ type Config struct {
 }
 
 // Cache holds per-node aggregates (requested resources, host ports, pods
-// per owner, topology spread counts) updated incrementally. The scheduling
-// loop keeps one and feeds it node and pod changes; Compute builds one per
-// batch. A Cache is not safe for concurrent use.
+// per owner, topology spread counts, the pods with pod affinity terms)
+// updated incrementally. The scheduling loop keeps one and feeds it node,
+// namespace and pod changes; Compute builds one per batch. A Cache is not
+// safe for concurrent use.
 type Cache struct {
 	cfg     Config
 	nodes   []*nodeInfo // sorted by name
 	byName  map[string]*nodeInfo
 	podNode map[string]string // pod key → node it is accounted on
 	spreads map[string]*spreadIndex
-	next    int // round-robin start of the next search, as kube-scheduler
-	rng     *rand.Rand
+	// bound pods with pod (anti-)affinity terms, by pod key, not deleting
+	termPods   map[string]*termPod
+	namespaces map[string]labels.Set // labels by namespace, for namespaceSelector
+	next       int                   // round-robin start of the next search, as kube-scheduler
+	rng        *rand.Rand
 }
 
 // NewCache returns an empty cache.
 func NewCache(cfg Config) *Cache {
 	return &Cache{
-		cfg:     cfg,
-		byName:  map[string]*nodeInfo{},
-		podNode: map[string]string{},
-		spreads: map[string]*spreadIndex{},
-		rng:     rand.New(rand.NewPCG(cfg.Seed, cfg.Seed^0x9e3779b97f4a7c15)),
+		cfg:        cfg,
+		byName:     map[string]*nodeInfo{},
+		podNode:    map[string]string{},
+		spreads:    map[string]*spreadIndex{},
+		termPods:   map[string]*termPod{},
+		namespaces: map[string]labels.Set{},
+		rng:        rand.New(rand.NewPCG(cfg.Seed, cfg.Seed^0x9e3779b97f4a7c15)),
 	}
 }
 
-// Snapshot builds a cache from a view: every node and the pods bound to it.
+// Snapshot builds a cache from a view: every node and the pods bound to it,
+// and the namespaces when the view is a NamespaceLister.
 func Snapshot(view ClusterView, cfg Config) *Cache {
 	c := NewCache(cfg)
+	if nl, ok := view.(NamespaceLister); ok {
+		for _, ns := range nl.Namespaces() {
+			c.SetNamespace(ns)
+		}
+	}
 	for _, n := range view.Nodes() {
 		c.SetNode(n)
 	}
@@ -101,6 +115,11 @@ func (c *Cache) AddPod(pod *corev1.Pod) error {
 	key := podKey(pod)
 	ni.addPod(key, pod)
 	c.podNode[key] = ni.node.Name
+	if pod.DeletionTimestamp == nil {
+		if terms := newPodTerms(pod); terms != nil {
+			c.termPods[key] = &termPod{node: ni, terms: terms}
+		}
+	}
 	for _, idx := range c.spreads {
 		idx.update(pod, ni.node.Name, 1)
 	}
@@ -122,6 +141,7 @@ func (c *Cache) RemovePod(pod *corev1.Pod) {
 func (c *Cache) untrack(key string, pod *corev1.Pod, node string) {
 	c.byName[node].removePod(key)
 	delete(c.podNode, key)
+	delete(c.termPods, key)
 	for _, idx := range c.spreads {
 		idx.update(pod, node, -1)
 	}
@@ -133,6 +153,28 @@ func (c *Cache) Assume(pod *corev1.Pod, node string) error {
 	bound := *pod
 	bound.Spec.NodeName = node
 	return c.AddPod(&bound)
+}
+
+// SetNamespace records a namespace's labels, which pod affinity terms'
+// namespaceSelector match. Every namespace carries
+// kubernetes.io/metadata.name=<name>, as kube-apiserver sets it. It reports
+// whether the labels changed.
+func (c *Cache) SetNamespace(ns *corev1.Namespace) bool {
+	set := make(labels.Set, len(ns.Labels)+1)
+	maps.Copy(set, ns.Labels)
+	set[corev1.LabelMetadataName] = ns.Name
+	old, ok := c.namespaces[ns.Name]
+	c.namespaces[ns.Name] = set
+	return !ok || !maps.Equal(old, set)
+}
+
+// RemoveNamespace forgets a namespace's labels.
+func (c *Cache) RemoveNamespace(name string) { delete(c.namespaces, name) }
+
+// holds reports whether the pod is accounted on a node.
+func (c *Cache) holds(key string) bool {
+	_, ok := c.podNode[key]
+	return ok
 }
 
 // NodeCount is the number of nodes in the cache.

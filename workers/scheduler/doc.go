@@ -16,11 +16,21 @@
 // unreachable taint), TaintToleration (NoSchedule, NoExecute), NodeAffinity
 // (nodeSelector and required affinity: In, NotIn, Exists, DoesNotExist, Gt,
 // Lt, matchFields metadata.name), NodePorts, NodeResourcesFit (cpu, memory,
-// pod count), PodTopologySpread (DoNotSchedule).
+// pod count), PodTopologySpread (DoNotSchedule), InterPodAffinity (required
+// pod affinity, then pod anti-affinity, then existing pods' anti-affinity
+// against the pod; namespaces, namespaceSelector, matchLabelKeys and
+// mismatchLabelKeys honoured; see interpod.go).
 //
 // Scores (weight): least allocated (1), balanced allocation (1), preferred
 // node affinity (2), PreferNoSchedule taints (3), topology spread
-// ScheduleAnyway (2), pods of the same controller owner (2).
+// ScheduleAnyway (2), pods of the same controller owner (2), inter-pod
+// affinity (2: preferred terms both ways and existing pods' required
+// affinity at hardPodAffinityWeight 1, normalised min→0, max→100).
+//
+// Inter-pod affinity costs nothing for a pod without terms in a cluster
+// whose bound pods have none: the Cache keeps the bound pods with terms
+// apart, and a pod with terms counts the matching pods per topology domain
+// in one pass when its podState is built.
 //
 // Vocabulary:
 //   - feasible: a node that passes every filter for the pod.
@@ -28,16 +38,18 @@
 //   - FitError: why a pod fits nowhere, in kube-scheduler's words
 //     ("0/3 nodes are available: 2 Insufficient cpu.").
 //
-// Not implemented yet: inter-pod (anti-)affinity, topology spread
-// minDomains/matchLabelKeys/node policies, extended resources and
-// ephemeral-storage, volumes, preemption, sidecar init containers.
+// Not implemented yet: topology spread minDomains/matchLabelKeys/node
+// policies, extended resources and ephemeral-storage, volumes, preemption,
+// sidecar init containers.
 //
 // Worker contract (for the loop the lead wires up):
 //
-// Subscribes: pod events (created, bound, deleted, phase changed) and node
-// events (registered, updated, cordoned, tainted, removed) from the event
-// stream, one durable consumer "scheduler"; pods with an empty spec.nodeName
-// and schedulerName gantry or default-scheduler are queued as pending.
+// Subscribes: pod events (created, bound, deleted, phase changed), node
+// events (registered, updated, cordoned, tainted, removed) and namespace
+// events (their labels, for namespaceSelector) from the event stream, one
+// durable consumer "scheduler"; pods with an empty spec.nodeName and
+// schedulerName gantry or default-scheduler are queued as pending. A pod
+// that waits for a required pod affinity is retried when a pod is placed.
 //
 // Sends: bind pod (pod → node) for each Binding; update pod status
 // (PodScheduled=False, reason Unschedulable, message FitError text) for each

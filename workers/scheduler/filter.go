@@ -25,6 +25,9 @@ func filter(ps *podState, ni *nodeInfo, reasons []string) []string {
 	if r := spreadFilter(ps.hard, ni.node); r != "" {
 		return append(reasons, r)
 	}
+	if r := podAffinityFilter(ps.inter, ni.node); r != "" {
+		return append(reasons, r)
+	}
 	return reasons
 }
 

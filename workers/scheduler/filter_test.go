@@ -21,18 +21,43 @@ func scheduleOn(t *testing.T, nodes []*corev1.Node, bound []placed, pod *corev1.
 	return Schedule(view, pod, Config{Seed: 1})
 }
 
+// placement is one case of where a pod goes: onto want, or nowhere (want
+// "") with the reason.
+type placement struct {
+	name   string
+	nodes  []*corev1.Node
+	bound  []placed
+	pod    *corev1.Pod
+	want   string // node, or "" when unschedulable
+	reason string
+}
+
+func runPlacements(t *testing.T, tests []placement) {
+	t.Helper()
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d, err := scheduleOn(t, tt.nodes, tt.bound, tt.pod)
+			if tt.want != "" {
+				if err != nil || d.Node != tt.want {
+					t.Fatalf("got node %q err %v, want node %q", d.Node, err, tt.want)
+				}
+				return
+			}
+			if !errors.Is(err, ErrUnschedulable) {
+				t.Fatalf("got node %q err %v, want unschedulable", d.Node, err)
+			}
+			if err.Error() != tt.reason {
+				t.Fatalf("reason\n got: %s\nwant: %s", err, tt.reason)
+			}
+		})
+	}
+}
+
 func TestFilters(t *testing.T) {
 	expr := func(key string, op corev1.NodeSelectorOperator, vals ...string) []corev1.NodeSelectorRequirement {
 		return []corev1.NodeSelectorRequirement{{Key: key, Operator: op, Values: vals}}
 	}
-	tests := []struct {
-		name   string
-		nodes  []*corev1.Node
-		bound  []placed
-		pod    *corev1.Pod
-		want   string // node, or "" when unschedulable
-		reason string
-	}{
+	tests := []placement{
 		{"cpu fits on the bigger node", []*corev1.Node{makeNode("a", "1", "4Gi"), makeNode("b", "4", "4Gi")}, nil,
 			makePod("p", "2", "1Gi"), "b", ""},
 		{"cpu counts bound pods", []*corev1.Node{makeNode("a", "2", "4Gi")}, []placed{{makePod("x", "1500m", ""), "a"}},
@@ -100,23 +125,7 @@ func TestFilters(t *testing.T) {
 			makePod("p", "", "", spreading(1, corev1.DoNotSchedule, "web")), "",
 			"0/2 nodes are available: 1 node(s) didn't match pod topology spread constraints, 1 node(s) were unschedulable."},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			d, err := scheduleOn(t, tt.nodes, tt.bound, tt.pod)
-			if tt.want != "" {
-				if err != nil || d.Node != tt.want {
-					t.Fatalf("got node %q err %v, want node %q", d.Node, err, tt.want)
-				}
-				return
-			}
-			if !errors.Is(err, ErrUnschedulable) {
-				t.Fatalf("got node %q err %v, want unschedulable", d.Node, err)
-			}
-			if err.Error() != tt.reason {
-				t.Fatalf("reason\n got: %s\nwant: %s", err, tt.reason)
-			}
-		})
-	}
+	runPlacements(t, tests)
 }
 
 func TestReasonText(t *testing.T) {

@@ -9,10 +9,11 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 )
 
-// fakeView is a slice-backed ClusterView.
+// fakeView is a slice-backed ClusterView and NamespaceLister.
 type fakeView struct {
-	nodes []*corev1.Node
-	pods  map[string][]*corev1.Pod
+	nodes      []*corev1.Node
+	pods       map[string][]*corev1.Pod
+	namespaces []*corev1.Namespace
 }
 
 func newFakeView(nodes ...*corev1.Node) *fakeView {
@@ -21,6 +22,7 @@ func newFakeView(nodes ...*corev1.Node) *fakeView {
 
 func (v *fakeView) Nodes() []*corev1.Node                { return v.nodes }
 func (v *fakeView) PodsOnNode(name string) []*corev1.Pod { return v.pods[name] }
+func (v *fakeView) Namespaces() []*corev1.Namespace      { return v.namespaces }
 
 func (v *fakeView) bind(pod *corev1.Pod, node string) {
 	pod.Spec.NodeName = node

@@ -44,6 +44,7 @@ type Loop struct {
 	pending       map[string]*corev1.Pod // every pod waiting for a node
 	queued        map[string]bool        // in active
 	unschedulable map[string]bool
+	awaitingPods  map[string]bool   // unschedulable with required pod affinity
 	assumed       map[string]string // pod → node while its bind is in flight or unobserved
 	orphans       map[string]map[string]*corev1.Pod
 	inflight      int
@@ -69,9 +70,9 @@ func NewLoop(view *projections.View, client Commander, opt LoopOptions) *Loop {
 		opt.Metrics = NewMetrics(nil)
 	}
 	return &Loop{
-		client: client, opt: opt, feed: informer.NewFeed(view, "node", "pod"),
+		client: client, opt: opt, feed: informer.NewFeed(view, "node", "pod", "namespace"),
 		cache: NewCache(opt.Config), pending: map[string]*corev1.Pod{}, queued: map[string]bool{},
-		unschedulable: map[string]bool{}, assumed: map[string]string{}, orphans: map[string]map[string]*corev1.Pod{},
+		unschedulable: map[string]bool{}, awaitingPods: map[string]bool{}, assumed: map[string]string{}, orphans: map[string]map[string]*corev1.Pod{},
 		results: make(chan bindResult, opt.Parallel),
 	}
 }
@@ -116,10 +117,15 @@ func (l *Loop) drainResults() {
 	}
 }
 
-// observe folds one node or pod change into the cache and the queues.
+// observe folds one node, namespace or pod change into the cache and the
+// queues.
 func (l *Loop) observe(c projections.Change) {
-	if c.Kind == "node" {
+	switch c.Kind {
+	case "node":
 		l.observeNode(c)
+		return
+	case "namespace":
+		l.observeNamespace(c)
 		return
 	}
 	key := c.Namespace + "/" + c.Name
@@ -136,11 +142,15 @@ func (l *Loop) observe(c projections.Change) {
 	pod.ResourceVersion = seqString(c.Seq)
 	if pod.Spec.NodeName != "" {
 		l.forget(key)
+		placed := !l.cache.holds(key) // by someone else: ours were assumed
 		if err := l.cache.AddPod(pod); err != nil {
 			l.orphan(pod)
 		}
-		if !counted(pod) || pod.DeletionTimestamp != nil {
+		switch {
+		case !counted(pod) || pod.DeletionTimestamp != nil:
 			l.retryUnschedulable()
+		case placed:
+			l.retryAwaitingPods()
 		}
 		return
 	}
@@ -172,6 +182,22 @@ func (l *Loop) observeNode(c projections.Change) {
 	l.retryUnschedulable()
 }
 
+// observeNamespace keeps the namespace labels that pod affinity terms'
+// namespaceSelector match; new labels may let waiting pods fit.
+func (l *Loop) observeNamespace(c projections.Change) {
+	if c.Deleted {
+		l.cache.RemoveNamespace(c.Name)
+		return
+	}
+	ns := &corev1.Namespace{}
+	if json.Unmarshal(c.Raw, ns) != nil {
+		return
+	}
+	if l.cache.SetNamespace(ns) {
+		l.retryUnschedulable()
+	}
+}
+
 func (l *Loop) orphan(pod *corev1.Pod) {
 	m := l.orphans[pod.Spec.NodeName]
 	if m == nil {
@@ -184,6 +210,7 @@ func (l *Loop) orphan(pod *corev1.Pod) {
 func (l *Loop) forget(key string) {
 	delete(l.pending, key)
 	delete(l.unschedulable, key)
+	delete(l.awaitingPods, key)
 	delete(l.assumed, key)
 }
 
@@ -200,6 +227,18 @@ func (l *Loop) retryUnschedulable() {
 	for key := range l.unschedulable {
 		delete(l.unschedulable, key)
 		l.enqueue(key)
+	}
+}
+
+// retryAwaitingPods moves the unschedulable pods with required pod affinity
+// back to the active queue: a pod was placed, and may be the one they need.
+func (l *Loop) retryAwaitingPods() {
+	for key := range l.awaitingPods {
+		delete(l.awaitingPods, key)
+		if l.unschedulable[key] {
+			delete(l.unschedulable, key)
+			l.enqueue(key)
+		}
 	}
 }
 
@@ -231,10 +270,21 @@ func (l *Loop) scheduleBatch(ctx context.Context, n int) {
 	for _, f := range plan.Failures {
 		pod := l.pending[f.Pod]
 		l.unschedulable[f.Pod] = true
+		if pod != nil && requiresPodAffinity(pod) {
+			l.awaitingPods[f.Pod] = true
+		}
 		if pod != nil && scheduledMessage(pod) != f.Reason {
 			go l.reportUnschedulable(ctx, pod, f.Reason)
 		}
 	}
+	if len(plan.Bindings) > 0 {
+		l.retryAwaitingPods() // including this batch's: they may come before the pod they need
+	}
+}
+
+func requiresPodAffinity(pod *corev1.Pod) bool {
+	a := pod.Spec.Affinity
+	return a != nil && a.PodAffinity != nil && len(a.PodAffinity.RequiredDuringSchedulingIgnoredDuringExecution) > 0
 }
 
 func (l *Loop) bind(ctx context.Context, pod *corev1.Pod, node string) {

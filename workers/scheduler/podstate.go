@@ -12,6 +12,7 @@ type podState struct {
 	ports    bool
 	hard     []constraintState // DoNotSchedule spread constraints
 	soft     []constraintState // ScheduleAnyway spread constraints
+	inter    *interPodState    // pod (anti-)affinity; nil when none applies
 }
 
 func (c *Cache) newPodState(pod *corev1.Pod) *podState {
@@ -23,5 +24,6 @@ func (c *Cache) newPodState(pod *corev1.Pod) *podState {
 		ports:    wantsHostPorts(pod),
 		hard:     c.spreadStates(pod, corev1.DoNotSchedule),
 		soft:     c.spreadStates(pod, corev1.ScheduleAnyway),
+		inter:    c.interPodState(pod),
 	}
 }

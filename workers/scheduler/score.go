@@ -10,6 +10,7 @@ const (
 	weightTaintToleration = 3
 	weightTopologySpread  = 2
 	weightOwnerSpread     = 2
+	weightInterPod        = 2
 )
 
 // candidate is a feasible node and the raw inputs of its normalised scores.
@@ -20,6 +21,7 @@ type candidate struct {
 	taints   int64 // untolerated PreferNoSchedule taints (lower is better)
 	spread   int64 // soft spread count (lower is better, -1 missing label)
 	owner    int64 // pods of the same owner here (lower is better)
+	interPod int64 // preferred pod (anti-)affinity weight (higher is better, may be negative)
 	total    int64
 }
 
@@ -31,6 +33,7 @@ func newCandidate(ps *podState, ni *nodeInfo) candidate {
 		taints:   int64(countPreferNoSchedule(ni.node.Spec.Taints, ps.pod.Spec.Tolerations)),
 		spread:   spreadRaw(ps.soft, ni.node),
 		owner:    int64(ni.owners[ps.owner]),
+		interPod: ps.inter.scoreRaw(ni.node),
 	}
 }
 
@@ -72,9 +75,11 @@ func fraction(requested, capacity int64) float64 {
 func scoreAll(cands []candidate) {
 	var maxAff, maxTaint, maxOwner int64
 	minSpread, maxSpread := int64(-1), int64(-1)
+	minInter, maxInter := cands[0].interPod, cands[0].interPod
 	for i := range cands {
 		c := &cands[i]
 		maxAff, maxTaint, maxOwner = max(maxAff, c.affinity), max(maxTaint, c.taints), max(maxOwner, c.owner)
+		minInter, maxInter = min(minInter, c.interPod), max(maxInter, c.interPod)
 		if c.spread >= 0 {
 			if minSpread < 0 || c.spread < minSpread {
 				minSpread = c.spread
@@ -88,7 +93,8 @@ func scoreAll(cands []candidate) {
 			weightNodeAffinity*scaleUp(c.affinity, maxAff) +
 			weightTaintToleration*scaleDown(c.taints, 0, maxTaint) +
 			weightTopologySpread*spreadScore(c.spread, minSpread, maxSpread) +
-			weightOwnerSpread*scaleDown(c.owner, 0, maxOwner)
+			weightOwnerSpread*scaleDown(c.owner, 0, maxOwner) +
+			weightInterPod*scaleBetween(c.interPod, minInter, maxInter)
 	}
 }
 
@@ -98,6 +104,15 @@ func scaleUp(v, hi int64) int64 {
 		return 0
 	}
 	return v * maxNodeScore / hi
+}
+
+// scaleBetween maps lo..hi onto 0..100 (more is better); 0 when all are
+// equal, as kube-scheduler normalises inter-pod affinity.
+func scaleBetween(v, lo, hi int64) int64 {
+	if hi <= lo {
+		return 0
+	}
+	return (v - lo) * maxNodeScore / (hi - lo)
 }
 
 // scaleDown maps lo..hi onto 100..0 (less is better).

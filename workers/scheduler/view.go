@@ -10,3 +10,11 @@ type ClusterView interface {
 	// PodsOnNode returns the pods bound to the named node (spec.nodeName).
 	PodsOnNode(name string) []*corev1.Pod
 }
+
+// NamespaceLister is what a ClusterView may also offer: Snapshot reads the
+// namespaces' labels from it, for pod affinity terms with a
+// namespaceSelector. Without it, a non-empty namespaceSelector selects no
+// namespace.
+type NamespaceLister interface {
+	Namespaces() []*corev1.Namespace
+}
