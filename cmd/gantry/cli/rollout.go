@@ -18,7 +18,7 @@ import (
 )
 
 func rolloutCmd(g *globals) *cobra.Command {
-	c := &cobra.Command{Use: "rollout status|history|undo|pause|resume deployment/NAME", Short: "Manage the rollout of a deployment"}
+	c := &cobra.Command{Use: "rollout status|history|undo|pause|resume|restart deployment/NAME", Short: "Manage the rollout of a deployment"}
 	var timeout time.Duration
 	status := &cobra.Command{
 		Use: "status deployment/NAME", Short: "Wait until the rollout finishes, printing its progress", Args: cobra.RangeArgs(1, 2),
@@ -53,7 +53,13 @@ func rolloutCmd(g *globals) *cobra.Command {
 			return g.setPaused(client, ns, name, false)
 		}),
 	}
-	c.AddCommand(status, history, undo, pause, resume)
+	var reason string
+	restart := &cobra.Command{
+		Use: "restart KIND/NAME", Short: "Replace every pod of a deployment, daemonset or statefulset through its update strategy", Args: cobra.RangeArgs(1, 2),
+		RunE: func(_ *cobra.Command, args []string) error { return g.rolloutRestart(args, reason) },
+	}
+	restart.Flags().StringVar(&reason, "reason", "", "why: recorded with the change in its history")
+	c.AddCommand(status, history, undo, pause, resume, restart)
 	return c
 }
 
