@@ -9,6 +9,7 @@ import (
 	"syscall"
 
 	"github.com/spf13/cobra"
+	"k8s.io/client-go/util/jsonpath"
 	"sigs.k8s.io/yaml"
 
 	"github.com/gantry-sh/gantry/aggregates"
@@ -23,6 +24,11 @@ type getOptions struct {
 	all       bool
 	watch     bool
 	watchOnly bool
+	labels    bool
+}
+
+func (o getOptions) table(k *aggregates.Kind) tableOpts {
+	return tableOpts{withNS: o.all && k.Namespaced, wide: o.output == "wide", labels: o.labels}
 }
 
 func getCmd(g *globals) *cobra.Command {
@@ -50,7 +56,8 @@ func getCmd(g *globals) *cobra.Command {
 		},
 	}
 	f := c.Flags()
-	f.StringVarP(&o.output, "output", "o", "", "wide, yaml or json")
+	f.StringVarP(&o.output, "output", "o", "", "wide, name, yaml, json or jsonpath=TEMPLATE (kubectl's JSONPath)")
+	f.BoolVar(&o.labels, "show-labels", false, "a LABELS column last")
 	f.StringVarP(&o.selector, "selector", "l", "", "label selector (e.g. app=web,tier!=db)")
 	f.StringVar(&o.at, "at", "", "show the state as of an RFC 3339 time or a stream sequence")
 	f.BoolVarP(&o.all, "all-namespaces", "A", false, "list across all namespaces")
@@ -61,6 +68,14 @@ func getCmd(g *globals) *cobra.Command {
 
 func (g *globals) get(client *bus.Client, kinds []string, name string, o getOptions) error {
 	var all []json.RawMessage
+	template, isPath := strings.CutPrefix(o.output, "jsonpath=")
+	var path *jsonpath.JSONPath
+	if isPath {
+		path = jsonpath.New("get").AllowMissingKeys(true) // kubectl's --allow-missing-template-keys default
+		if err := path.Parse(template); err != nil {
+			return fmt.Errorf("-o jsonpath: %w", err)
+		}
+	}
 	for i, kname := range kinds {
 		k, err := g.kind(kname)
 		if err != nil {
@@ -70,10 +85,14 @@ func (g *globals) get(client *bus.Client, kinds []string, name string, o getOpti
 		if err != nil {
 			return err
 		}
-		switch o.output {
-		case "json", "yaml":
+		switch {
+		case isPath || o.output == "json" || o.output == "yaml":
 			all = append(all, items...)
-		case "", "wide":
+		case o.output == "name":
+			if err := printNames(g, k, items); err != nil {
+				return err
+			}
+		case o.output == "" || o.output == "wide":
 			if len(items) == 0 && name == "" {
 				if len(kinds) == 1 {
 					fmt.Fprintf(g.err, "No resources found%s.\n", g.where(k, o))
@@ -83,15 +102,49 @@ func (g *globals) get(client *bus.Client, kinds []string, name string, o getOpti
 			if i > 0 {
 				fmt.Fprintln(g.out)
 			}
-			if err := printTable(g.out, k, items, o.all && k.Namespaced, o.output == "wide"); err != nil {
+			if err := printTable(g.out, k, items, o.table(k)); err != nil {
 				return err
 			}
 		default:
-			return fmt.Errorf("unknown output format %q: want wide, yaml or json", o.output)
+			return fmt.Errorf("unknown output format %q: want wide, name, yaml, json or jsonpath=TEMPLATE", o.output)
 		}
 	}
-	if o.output == "json" || o.output == "yaml" {
+	switch {
+	case isPath:
+		return printPath(g, path, all, name != "" && len(kinds) == 1)
+	case o.output == "json" || o.output == "yaml":
 		return printObjects(g, all, name != "" && len(kinds) == 1, o.output)
+	}
+	return nil
+}
+
+// printNames is -o name: kind.group/name, one a line.
+func printNames(g *globals, k *aggregates.Kind, items []json.RawMessage) error {
+	for _, raw := range items {
+		m, err := metaOf(raw)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(g.out, "%s/%s\n", resourceName(k), m.Name)
+	}
+	return nil
+}
+
+// printPath is -o jsonpath=TEMPLATE, run as kubectl runs it: over the one
+// object asked for by name, else over a List of every object.
+func printPath(g *globals, path *jsonpath.JSONPath, items []json.RawMessage, single bool) error {
+	list := make([]any, len(items))
+	for i, raw := range items {
+		if err := json.Unmarshal(raw, &list[i]); err != nil {
+			return err
+		}
+	}
+	var data any = map[string]any{"apiVersion": "v1", "kind": "List", "items": list, "metadata": map[string]any{}}
+	if single && len(list) == 1 {
+		data = list[0]
+	}
+	if err := path.Execute(g.out, data); err != nil {
+		return fmt.Errorf("-o jsonpath: %w", err)
 	}
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -164,10 +165,14 @@ func or(s, def string) string {
 	return s
 }
 
+// tableOpts are get's flags that shape a table: a NAMESPACE column first
+// (-A), the wide columns (-o wide), a LABELS column last (--show-labels).
+type tableOpts struct{ withNS, wide, labels bool }
+
 // printTable prints objects as kubectl does: NAME first, AGE after the
-// kind's columns, wide columns last.
-func printTable(out io.Writer, k *aggregates.Kind, items []json.RawMessage, withNS, wide bool) error {
-	head, rows, err := tableRows(k, items, withNS, wide)
+// kind's columns, wide columns, then labels, last.
+func printTable(out io.Writer, k *aggregates.Kind, items []json.RawMessage, o tableOpts) error {
+	head, rows, err := tableRows(k, items, o)
 	if err != nil {
 		return err
 	}
@@ -179,18 +184,21 @@ func printTable(out io.Writer, k *aggregates.Kind, items []json.RawMessage, with
 }
 
 // tableRows is printTable's header and rows, one per object.
-func tableRows(k *aggregates.Kind, items []json.RawMessage, withNS, wide bool) (head []string, rows [][]string, err error) {
+func tableRows(k *aggregates.Kind, items []json.RawMessage, o tableOpts) (head []string, rows [][]string, err error) {
 	cols, ok := tables[k.Token]
 	if !ok {
 		cols = moreTables[k.Token]
 	}
 	head = []string{"NAME"}
-	if withNS {
+	if o.withNS {
 		head = append([]string{"NAMESPACE"}, head...)
 	}
 	head = append(append(head, cols.head...), "AGE")
-	if wide {
+	if o.wide {
 		head = append(head, cols.wide...)
+	}
+	if o.labels {
+		head = append(head, "LABELS")
 	}
 	for _, raw := range items {
 		var meta struct {
@@ -200,7 +208,7 @@ func tableRows(k *aggregates.Kind, items []json.RawMessage, withNS, wide bool) (
 			return nil, nil, err
 		}
 		row := []string{meta.Metadata.Name}
-		if withNS {
+		if o.withNS {
 			row = append([]string{meta.Metadata.Namespace}, row...)
 		}
 		var cells, wideCells []string
@@ -210,12 +218,28 @@ func tableRows(k *aggregates.Kind, items []json.RawMessage, withNS, wide bool) (
 			}
 		}
 		row = append(append(row, cells...), age(meta.Metadata.CreationTimestamp))
-		if wide {
+		if o.wide {
 			row = append(row, wideCells...)
+		}
+		if o.labels {
+			row = append(row, labelList(meta.Metadata.Labels))
 		}
 		rows = append(rows, row)
 	}
 	return head, rows, nil
+}
+
+// labelList is kubectl's LABELS cell: k=v pairs by key, or <none>.
+func labelList(labels map[string]string) string {
+	if len(labels) == 0 {
+		return "<none>"
+	}
+	pairs := make([]string, 0, len(labels))
+	for k, v := range labels {
+		pairs = append(pairs, k+"="+v)
+	}
+	slices.Sort(pairs)
+	return strings.Join(pairs, ",")
 }
 
 func age(t metav1.Time) string {

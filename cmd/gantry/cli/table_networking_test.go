@@ -52,7 +52,7 @@ func TestWorkloadRows(t *testing.T) {
 	var out bytes.Buffer
 	node := `{"metadata":{"name":"n1"},"spec":{"unschedulable":true,"podCIDR":"10.244.1.0/24"},"status":{"conditions":[{"type":"Ready","status":"True"}],"addresses":[{"type":"InternalIP","address":"192.0.2.1"}]}}`
 	k, _ := aggregates.Builtin().Lookup("node")
-	if err := printTable(&out, k, []json.RawMessage{json.RawMessage(node)}, false, true); err != nil {
+	if err := printTable(&out, k, []json.RawMessage{json.RawMessage(node)}, tableOpts{wide: true}); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(out.String(), "Ready,SchedulingDisabled") || !strings.Contains(out.String(), "10.244.1.0/24") {

@@ -223,7 +223,7 @@ func (w *watcher) print(obj []byte) error {
 // between): a row printed later lines up under the earlier ones unless a
 // cell is wider.
 func (w *watcher) rows(items []json.RawMessage) error {
-	head, rows, err := tableRows(w.k, items, w.o.all && w.k.Namespaced, w.o.output == "wide")
+	head, rows, err := tableRows(w.k, items, w.o.table(w.k))
 	if err != nil {
 		return err
 	}

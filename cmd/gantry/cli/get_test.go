@@ -1,0 +1,47 @@
+package cli
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+
+	"github.com/gantry-sh/gantry/projections/projtest"
+)
+
+// TestGetOutputFormats: -o name, -o jsonpath over one object and over a
+// list (kubectl's range), --show-labels, and the refusal of a bad template.
+func TestGetOutputFormats(t *testing.T) {
+	c := projtest.Start(t, projtest.Options{})
+	c.Apply("deployment", "default", "web", deploymentManifest("web", 3))
+	c.Apply("deployment", "default", "db", deploymentManifest("db", 1))
+	get := func(args ...string) (string, string) {
+		var out, errOut bytes.Buffer
+		Main(append([]string{"--server", c.Server.ClientURL(), "get"}, args...), nil, &out, &errOut)
+		return out.String(), errOut.String()
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"deploy", "-o", "name"}, "deployment.apps/db\ndeployment.apps/web\n"},
+		{[]string{"deploy", "web", "-o", "jsonpath={.spec.replicas}"}, "3"},
+		{[]string{"deploy", "-o", `jsonpath={range .items[*]}{.metadata.name}={.spec.replicas}{"\n"}{end}`}, "db=1\nweb=3\n"},
+		{[]string{"deploy", "-o", "jsonpath={.items[*].metadata.labels.app}"}, "db web"},
+		{[]string{"deploy", "web", "-o", "jsonpath={.spec.nothing}"}, ""},
+	} {
+		if out, errOut := get(tc.args...); out != tc.want || errOut != "" {
+			t.Errorf("get %s: %q (stderr %q), want %q", strings.Join(tc.args, " "), out, errOut, tc.want)
+		}
+	}
+	out, _ := get("deploy", "--show-labels")
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != 3 || !strings.HasSuffix(lines[0], "   LABELS") || !strings.HasSuffix(lines[1], "   app=db") || !strings.HasSuffix(lines[2], "   app=web") {
+		t.Errorf("--show-labels:\n%s", out)
+	}
+	if _, errOut := get("deploy", "-o", "jsonpath={.items[*"); !strings.HasPrefix(errOut, "error: -o jsonpath: ") {
+		t.Errorf("a bad template: %q", errOut)
+	}
+	if _, errOut := get("deploy", "-o", "table"); errOut != "error: unknown output format \"table\": want wide, name, yaml, json or jsonpath=TEMPLATE\n" {
+		t.Errorf("an unknown format: %q", errOut)
+	}
+}
