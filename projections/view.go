@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -46,7 +47,8 @@ type View struct {
 
 	mu      sync.RWMutex
 	objects map[string]map[string]*Entry // kind token → "ns/name"
-	subs    []func(Change)
+	subs    []watcher                    // replaced, never changed in place: Fold calls a copy outside the lock
+	nextSub int
 
 	progress Progress // the last event folded
 
@@ -61,11 +63,28 @@ func NewView(sealer *seal.Sealer) *View {
 }
 
 // OnChange registers fn to be called, in order, after every change folded.
-// Register before folding starts.
-func (v *View) OnChange(fn func(Change)) {
+// Register before folding starts, or seed from List (informer.NewFeed).
+func (v *View) OnChange(fn func(Change)) { v.Watch(fn) }
+
+// Watch is OnChange until stop is called. A change being handed out as stop
+// runs may still reach fn once.
+func (v *View) Watch(fn func(Change)) (stop func()) {
 	v.mu.Lock()
-	v.subs = append(v.subs, fn)
-	v.mu.Unlock()
+	defer v.mu.Unlock()
+	v.nextSub++
+	id := v.nextSub
+	v.subs = append(slices.Clip(v.subs), watcher{id, fn})
+	return func() {
+		v.mu.Lock()
+		defer v.mu.Unlock()
+		v.subs = slices.DeleteFunc(slices.Clone(v.subs), func(w watcher) bool { return w.id == id })
+	}
+}
+
+// watcher is one OnChange or Watch registration.
+type watcher struct {
+	id int
+	fn func(Change)
 }
 
 // Fold applies one event to the view.
@@ -133,8 +152,8 @@ func (v *View) Fold(e bus.Envelope) error {
 	subs := v.subs
 	v.mu.Unlock()
 	v.progress.Advance(e.Seq)
-	for _, fn := range subs {
-		fn(ch)
+	for _, w := range subs {
+		w.fn(ch)
 	}
 	return nil
 }

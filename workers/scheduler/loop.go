@@ -96,6 +96,7 @@ func (l *Loop) Run(ctx context.Context) error {
 			for l.inflight > 0 {
 				l.done(<-l.results)
 			}
+			l.feed.Close()
 			return nil
 		case <-l.feed.Ready():
 		case r := <-l.results:

@@ -27,16 +27,20 @@ type Feed struct {
 	progress projections.Progress
 	// the last sequence among the objects the feed was seeded with
 	seeded uint64
+
+	stop   func() // ends the view's calls
+	closed bool   // by Close: nothing more is buffered
 }
 
 // NewFeed registers on view for the given kinds and seeds the feed with
 // the objects the view already holds (Stores ignore what they have seen).
+// Run closes it as it returns; a loop that takes changes itself calls Close.
 func NewFeed(view *projections.View, kinds ...string) *Feed {
 	f := &Feed{kinds: map[string]bool{}, wake: make(chan struct{}, 1)}
 	for _, k := range kinds {
 		f.kinds[k] = true
 	}
-	view.OnChange(f.push)
+	f.stop = view.Watch(f.push)
 	var seed []projections.Change
 	for _, k := range kinds {
 		for _, e := range view.List(k, "") {
@@ -56,9 +60,21 @@ func (f *Feed) push(c projections.Change) {
 		c = projections.Change{Entry: projections.Entry{Seq: c.Seq}} // a marker: progress only
 	}
 	f.mu.Lock()
-	f.buf = append(f.buf, c)
+	if !f.closed {
+		f.buf = append(f.buf, c)
+	}
 	f.mu.Unlock()
 	f.signal()
+}
+
+// Close unregisters the feed from its view and drops what it buffered: a
+// loop that stopped (its leadership ended, say) holds nothing and gets
+// nothing more.
+func (f *Feed) Close() {
+	f.stop()
+	f.mu.Lock()
+	f.closed, f.buf = true, nil
+	f.mu.Unlock()
 }
 
 func (f *Feed) signal() {
@@ -106,8 +122,9 @@ func (f *Feed) Take() []projections.Change {
 	return out
 }
 
-// Run calls fn for every change until ctx ends.
+// Run calls fn for every change until ctx ends, then closes the feed.
 func (f *Feed) Run(ctx context.Context, fn func(projections.Change)) {
+	defer f.Close()
 	for {
 		batch := f.Next(ctx)
 		if batch == nil {

@@ -50,3 +50,28 @@ func TestWaitSeeded(t *testing.T) {
 		t.Fatalf("seeded with %d of 2 objects in the store", store.Len())
 	}
 }
+
+// TestFeedClosesWhenRunEnds: once Run returns the feed is off the view: a
+// loop that stopped (its leadership ended) holds no changes, and the view
+// calls it no more; another feed on the view still gets every change.
+func TestFeedClosesWhenRunEnds(t *testing.T) {
+	view := projections.NewView(nil)
+	f, other := NewFeed(view, "pod"), NewFeed(view, "pod")
+	ctx, stop := context.WithCancel(context.Background())
+	ran := make(chan struct{})
+	go func() { f.Run(ctx, func(projections.Change) {}); close(ran) }()
+	stop()
+	<-ran
+	foldPod(t, view, 1, "a")
+	if n := len(f.Take()); n != 0 {
+		t.Fatalf("a closed feed buffered %d changes", n)
+	}
+	if got := other.Take(); len(got) != 1 || got[0].Name != "a" {
+		t.Fatalf("the open feed took %v", got)
+	}
+	view.Watch(func(projections.Change) {})() // a stop of a watch that never saw a change
+	foldPod(t, view, 2, "b")
+	if got := other.Take(); len(got) != 1 || got[0].Name != "b" {
+		t.Fatalf("the open feed, after another watch stopped, took %v", got)
+	}
+}
