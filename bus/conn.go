@@ -123,6 +123,7 @@ func (c *Conn) Bootstrap(ctx context.Context) error {
 		{Bucket: StateBucket, Description: "Gantry: current objects, projected from GANTRY_EVENTS", History: 1, Storage: jetstream.FileStorage},
 		{Bucket: LeaseBucket, Description: "Gantry: node leases (heartbeats)", History: 1, Storage: jetstream.FileStorage, TTL: time.Hour},
 		{Bucket: NodePodsBucket, Description: "Gantry: pods by node, projected from GANTRY_EVENTS", History: 1, Storage: jetstream.FileStorage},
+		{Bucket: LeaderBucket, Description: "Gantry: who leads each control-plane role (bus.Elect)", History: 1, Storage: jetstream.FileStorage},
 	}
 	for _, kc := range buckets {
 		if _, err := c.JS.CreateOrUpdateKeyValue(ctx, kc); err != nil {

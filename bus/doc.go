@@ -9,6 +9,7 @@
 //	GANTRY_REJECTED  gantry.rejected.<kind>.<verb>   every refused command, for audit
 //	gantry-state     KV <kind>.<ns>.<name>           current objects (the projection)
 //	gantry-leases    KV <node>                       node heartbeats, with a TTL
+//	gantry-leaders   KV <role>                       who leads a control-plane role (Elect)
 //
 // Commands arrive on gantry.cmd.<kind>.<verb> (request/reply, queue group
 // gantry-commands); queries on gantry.query.<verb>.

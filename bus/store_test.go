@@ -7,11 +7,19 @@ import (
 	"fmt"
 	"testing"
 	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
 )
 
 // startTestBus runs an embedded JetStream with the Gantry streams and
 // buckets, and connects to it in-process.
 func startTestBus(t testing.TB) *Conn {
+	_, c := startTestServer(t)
+	return c
+}
+
+// startTestServer is startTestBus, with the server for more connections.
+func startTestServer(t testing.TB) (*server.Server, *Conn) {
 	t.Helper()
 	ns, err := StartServer(ServerOptions{Port: -1, StoreDir: t.TempDir()})
 	if err != nil {
@@ -25,7 +33,7 @@ func startTestBus(t testing.TB) *Conn {
 	if err := c.Bootstrap(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	return c
+	return ns, c
 }
 
 func testEvent(i int) Envelope {

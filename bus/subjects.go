@@ -12,6 +12,7 @@ const (
 	RejectedStream = "GANTRY_REJECTED"
 	StateBucket    = "gantry-state"
 	LeaseBucket    = "gantry-leases"
+	LeaderBucket   = "gantry-leaders"
 
 	eventPrefix    = "gantry.evt"
 	commandPrefix  = "gantry.cmd"
