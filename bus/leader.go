@@ -155,7 +155,7 @@ func (e *election) lead(ctx context.Context, held Leadership, lead func(context.
 			end()
 			err := <-done
 			e.release()
-			return err
+			return termError(err)
 		case <-tick.C:
 		}
 		now := time.Now()
@@ -172,8 +172,17 @@ func (e *election) lead(ctx context.Context, held Leadership, lead func(context.
 		err = <-done
 		e.rev = 0 // read the record afresh
 		e.observe("")
-		return err
+		return termError(err)
 	}
+}
+
+// termError is what lead returned once its term was ended: its context's
+// cancellation is how a term ends, not a failure.
+func termError(err error) error {
+	if errors.Is(err, context.Canceled) {
+		return nil
+	}
+	return err
 }
 
 // release gives the role up at once, if the record is still this

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -38,16 +39,19 @@ type node struct {
 	t    *testing.T
 	home string
 	cmd  *exec.Cmd
-	log  *bytes.Buffer
+	log  *lockedBuffer
 }
 
-func startUp(t *testing.T, home string) *node {
+// startUp starts `gantry up` with home for its config and data, and extra
+// flags, and waits until it answers.
+func startUp(t *testing.T, home string, extra ...string) *node {
 	t.Helper()
-	n := &node{t: t, home: home, log: &bytes.Buffer{}}
+	n := &node{t: t, home: home, log: &lockedBuffer{}}
 	// No local agent (no containerd or images needed here), no dashboard,
 	// DNS and ingress on ports the kernel picks; every other worker runs.
-	n.cmd = exec.Command(gantryBin, "up", "--listen", "127.0.0.1:0", "--metrics", "127.0.0.1:0", "--dashboard", "", "--agent=false",
-		"--dns", "127.0.0.1:0", "--ingress-http", "127.0.0.1:0", "--ingress-https", "127.0.0.1:0", "--data", filepath.Join(home, "data"))
+	args := []string{"up", "--listen", "127.0.0.1:0", "--metrics", "127.0.0.1:0", "--dashboard", "", "--agent=false",
+		"--dns", "127.0.0.1:0", "--ingress-http", "127.0.0.1:0", "--ingress-https", "127.0.0.1:0", "--data", filepath.Join(home, "data")}
+	n.cmd = exec.Command(gantryBin, append(args, extra...)...)
 	n.cmd.Env = append(os.Environ(), "GANTRY_HOME="+home)
 	n.cmd.Stdout, n.cmd.Stderr = n.log, n.log
 	_ = os.Remove(filepath.Join(home, "config"))
@@ -70,6 +74,24 @@ func startUp(t *testing.T, home string) *node {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// lockedBuffer is a process's output, read while it still writes.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 // run runs a client verb against this node and returns its stdout.

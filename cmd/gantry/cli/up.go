@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/netip"
@@ -45,6 +46,10 @@ type upOptions struct {
 	serviceCIDR string
 	lbPool      []string
 	network     networkOptions // DNS and ingress addresses
+	// leaderElect: run the scheduler and the controllers only while this
+	// process leads the control planes sharing the bus (--nats).
+	leaderElect bool
+	leaderLease time.Duration
 }
 
 func upCmd(g *globals) *cobra.Command {
@@ -68,6 +73,8 @@ func upCmd(g *globals) *cobra.Command {
 	f.BoolVar(&o.agent, "agent", true, "run a node agent for this machine (needs root; starts containerd if none answers)")
 	f.StringVar(&o.serviceCIDR, "service-cidr", "10.96.0.0/12", "where ClusterIPs are allocated from (and what the service proxy treats as virtual)")
 	f.StringSliceVar(&o.lbPool, "lb-pool", nil, "CIDRs (or addresses) LoadBalancer services get their external IP from; empty: they stay <pending>")
+	f.BoolVar(&o.leaderElect, "leader-elect", true, "run the scheduler and the controllers only while this control plane leads the ones sharing the NATS server (--nats)")
+	f.DurationVar(&o.leaderLease, "leader-lease", 15*time.Second, "how long a leader that stopped renewing keeps the role before another takes it (a clean stop lets it go at once)")
 	o.network.addFlags(c)
 	return c
 }
@@ -168,7 +175,13 @@ func up(ctx context.Context, g *globals, o upOptions) error {
 		return err
 	}
 	grp, ctx := errgroup.WithContext(ctx)
-	cp := controlPlane{conn: conn, view: view, kinds: g.kinds, reg: reg, data: o.data, out: g.out, localAgent: o.agent, network: o.network}
+	cp := controlPlane{conn: conn, view: view, kinds: g.kinds, reg: reg, data: o.data, out: g.out, localAgent: o.agent, network: o.network,
+		leaderMetrics: newLeaderMetrics(reg)}
+	if o.leaderElect {
+		if cp.election, err = o.election(g.out, reg); err != nil {
+			return err
+		}
+	}
 	if err := startWorkers(ctx, grp, cp); err != nil { // before the projector follows: workers see every change
 		return err
 	}
@@ -201,6 +214,38 @@ func up(ctx context.Context, g *globals, o upOptions) error {
 	}
 	fmt.Fprintln(g.out, "gantry stopped")
 	return err
+}
+
+// election is how this control plane stands for the lead: as this host
+// and data directory, so that a control plane restarted after a crash
+// takes its role back at once instead of waiting out its own lease. It
+// says who leads, and exports gantry_leader{role} (1 while leading).
+func (o upOptions) election(out io.Writer, reg prometheus.Registerer) (*election, error) {
+	host, err := os.Hostname()
+	if err != nil {
+		return nil, err
+	}
+	data, err := filepath.Abs(o.data)
+	if err != nil {
+		return nil, err
+	}
+	me := host + ":" + data
+	leading := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "gantry_leader", Help: "1 while this control plane leads the role"}, []string{"role"})
+	reg.MustRegister(leading)
+	leading.WithLabelValues(leaderRole).Set(0)
+	observe := func(leader string) {
+		switch leader {
+		case me:
+			leading.WithLabelValues(leaderRole).Set(1)
+			fmt.Fprintf(out, "leading the control plane (scheduler, controllers) as %s\n", me)
+		case "":
+			leading.WithLabelValues(leaderRole).Set(0)
+		default:
+			leading.WithLabelValues(leaderRole).Set(0)
+			fmt.Fprintf(out, "following the control plane led by %s\n", leader)
+		}
+	}
+	return &election{identity: me, opts: bus.ElectOptions{Lease: o.leaderLease, Observe: observe}}, nil
 }
 
 // alloc is the allocator's configuration from --service-cidr and

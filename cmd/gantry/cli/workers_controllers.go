@@ -23,11 +23,11 @@ func startControllers(ctx context.Context, grp *errgroup.Group, cp controlPlane)
 	context.AfterFunc(ctx, func() { _ = metrics.Close() })
 	loops := []func(context.Context) error{
 		statefulset.NewLoop(cp.view, cp.client("gantry/statefulset"), statefulset.LoopOptions{
-			DataDir: filepath.Join(cp.data, "agent"), Metrics: statefulset.NewMetrics(cp.reg),
+			DataDir: filepath.Join(cp.data, "agent"), Metrics: cp.leaderMetrics.statefulset,
 		}).Run,
-		cronjob.NewLoop(cp.view, cp.client("gantry/cronjob"), cronjob.LoopOptions{Metrics: cronjob.NewMetrics(cp.reg)}).Run,
-		namespace.NewLoop(cp.view, cp.client("gantry/namespace"), namespace.LoopOptions{Metrics: namespace.NewMetrics(cp.reg)}).Run,
-		hpa.NewLoop(cp.view, cp.client("gantry/hpa"), metrics, hpa.LoopOptions{Metrics: hpa.NewMetrics(cp.reg)}).Run,
+		cronjob.NewLoop(cp.view, cp.client("gantry/cronjob"), cronjob.LoopOptions{Metrics: cp.leaderMetrics.cronjob}).Run,
+		namespace.NewLoop(cp.view, cp.client("gantry/namespace"), namespace.LoopOptions{Metrics: cp.leaderMetrics.namespace}).Run,
+		hpa.NewLoop(cp.view, cp.client("gantry/hpa"), metrics, hpa.LoopOptions{Metrics: cp.leaderMetrics.hpa}).Run,
 	}
 	for _, run := range loops {
 		grp.Go(func() error { return run(ctx) })
