@@ -109,3 +109,36 @@ func TestConcurrentWritersLoseNothing(t *testing.T) {
 		t.Errorf("resourceVersion %s, want the last event's sequence %d", projected.ResourceVersion, events[len(events)-1].Seq)
 	}
 }
+
+// TestUpdateNamingAVersionAnotherReplicaWrote: a command service caches
+// the objects it decided on; when another replica appended since, an
+// update naming the newer resourceVersion is decided on it, not refused as
+// stale against the cache.
+func TestUpdateNamingAVersionAnotherReplicaWrote(t *testing.T) {
+	c := startCluster(t, 1)
+	c.createNamespace(t, "default")
+	created := c.mustDo(t, "deployment", "create", aggregates.Command{Namespace: "default", Name: "web", Object: []byte(webDeployment)})
+	// Another replica's append, as this one's cache never saw it.
+	subject := bus.EventSubject("deployment", "default", "web")
+	labeled, _ := json.Marshal(aggregates.LabeledData{Labels: map[string]*string{"tier": new("front")}})
+	other, err := c.store.Append(context.Background(), subject, created.Seq, bus.Envelope{
+		ID: fmt.Sprintf("other-replica-%d", created.Seq), Source: "test/other-replica", Type: bus.EventType("deployment", "labeled"),
+		Subject: "default/web", Time: time.Now(), Data: labeled,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	two := int32(2)
+	r, err := c.do(t, "deployment", "scale", aggregates.Command{Namespace: "default", Name: "web", ResourceVersion: fmt.Sprint(other), Replicas: &two})
+	if err != nil {
+		t.Fatalf("scale at the current resourceVersion %d: %v", other, err)
+	}
+	var d appsv1.Deployment
+	if err := json.Unmarshal(r.Object, &d); err != nil || *d.Spec.Replicas != 2 || d.Labels["tier"] != "front" {
+		t.Fatalf("after the scale: %s (%v); want 2 replicas and the other replica's label", r.Object, err)
+	}
+	// A version older than the stream's is still refused.
+	if _, err := c.do(t, "deployment", "scale", aggregates.Command{Namespace: "default", Name: "web", ResourceVersion: fmt.Sprint(created.Seq), Replicas: &two}); !apierrors.IsConflict(err) {
+		t.Fatalf("scale at the stale resourceVersion %d: %v, want a conflict", created.Seq, err)
+	}
+}

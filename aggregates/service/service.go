@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -189,6 +190,14 @@ func (s *Service) attempt(ctx context.Context, k *aggregates.Kind, subject strin
 	state, err := s.load(ctx, k, subject)
 	if err != nil {
 		return bus.Reply{}, err
+	}
+	if rv, err := strconv.ParseUint(cmd.ResourceVersion, 10, 64); err == nil && rv > state.Seq {
+		// The client has seen a later version than the cache holds:
+		// another replica of the service appended it. Read on from the
+		// stream rather than refuse a current version as stale.
+		if state, err = s.refresh(ctx, k, subject, state); err != nil {
+			return bus.Reply{}, err
+		}
 	}
 	if k.Token == "service" {
 		return s.attemptService(ctx, k, subject, state, cmd, cmdEnv)

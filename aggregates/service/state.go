@@ -20,7 +20,13 @@ func (s *Service) load(ctx context.Context, k *aggregates.Kind, subject string) 
 	if ok {
 		return st, nil
 	}
-	events, err := s.store.Load(ctx, subject, 0)
+	return s.refresh(ctx, k, subject, aggregates.State{})
+}
+
+// refresh folds the subject's events after st into it, and caches the
+// result.
+func (s *Service) refresh(ctx context.Context, k *aggregates.Kind, subject string, st aggregates.State) (aggregates.State, error) {
+	events, err := s.store.Load(ctx, subject, st.Seq)
 	if err != nil {
 		return aggregates.State{}, err
 	}
