@@ -81,12 +81,16 @@ func startWorkers(ctx context.Context, grp *errgroup.Group, cp controlPlane) err
 }
 
 // startLeading starts the workers one control plane runs at a time: the
-// scheduler and every controller that writes desired state. (The
-// endpoints controller runs everywhere: it follows the view from its start
-// and writes slices every instance computes alike.)
+// scheduler and the controllers. Each starts from what the view holds.
 func startLeading(ctx context.Context, grp *errgroup.Group, cp controlPlane) error {
-	if err := startScheduling(ctx, grp, cp); err != nil {
-		return err
+	for _, start := range []func(context.Context, *errgroup.Group, controlPlane) error{
+		startScheduling,
+		startControllers,
+		startEndpoints,
+	} {
+		if err := start(ctx, grp, cp); err != nil {
+			return err
+		}
 	}
-	return startControllers(ctx, grp, cp)
+	return nil
 }

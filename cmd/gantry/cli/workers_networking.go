@@ -45,11 +45,16 @@ func (n *networkOptions) addFlags(c *cobra.Command) {
 	f.StringVar(&n.ingressHTTPS, "ingress-https", defaultIngressHTTPS, `address of the ingress router's HTTPS listener ("off" turns it off)`)
 }
 
-// startNetworking starts endpoints, proxy, DNS and ingress in `gantry up`.
+// startEndpoints starts the endpoints controller (a leader's worker).
+func startEndpoints(ctx context.Context, grp *errgroup.Group, cp controlPlane) error {
+	ctl := endpoints.New(cp.view, cp.client(endpoints.Source), endpoints.Options{CaughtUp: caughtUpFunc(cp)})
+	grp.Go(func() error { return ctl.Run(ctx) })
+	return nil
+}
+
+// startNetworking starts this machine's proxy, DNS and ingress in `gantry up`.
 func startNetworking(ctx context.Context, grp *errgroup.Group, cp controlPlane) error {
 	caughtUp := caughtUpFunc(cp)
-	ctl := endpoints.New(cp.view, cp.client(endpoints.Source), endpoints.Options{CaughtUp: caughtUp})
-	grp.Go(func() error { return ctl.Run(ctx) })
 
 	if dnsAddrs := offToNil(cp.network.dns); len(dnsAddrs) > 0 {
 		if cp.nodeDNS != "" { // pods' resolv.conf names it (prepareNodeBridge)

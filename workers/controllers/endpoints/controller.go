@@ -26,7 +26,7 @@ const Source = "gantry/endpoints"
 type View interface {
 	Get(kind, namespace, name string) (projections.Entry, bool)
 	List(kind, namespace string) []projections.Entry
-	OnChange(func(projections.Change))
+	Watch(func(projections.Change)) (stop func())
 }
 
 // Sender sends commands (bus.Client).
@@ -53,10 +53,11 @@ type Controller struct {
 	pods      map[string]map[string]*corev1.Pod // ns → name → pod
 	selectors map[key]labels.Selector           // service → its selector
 	retry     map[key]int
+	unwatch   func() // ends the view's calls, when Run returns
 }
 
-// New makes the controller and subscribes it to the view's changes;
-// call it before the view starts folding.
+// New makes the controller and subscribes it to the view's changes until
+// Run returns; Run starts from everything the view holds then.
 func New(view View, send Sender, opt Options) *Controller {
 	if opt.Resync <= 0 {
 		opt.Resync = 5 * time.Minute
@@ -66,7 +67,7 @@ func New(view View, send Sender, opt Options) *Controller {
 	}
 	c := &Controller{view: view, send: send, opt: opt, q: newQueue(),
 		pods: map[string]map[string]*corev1.Pod{}, selectors: map[key]labels.Selector{}, retry: map[key]int{}}
-	view.OnChange(c.onChange)
+	c.unwatch = view.Watch(c.onChange)
 	return c
 }
 
@@ -89,6 +90,7 @@ func (c *Controller) onChange(ch projections.Change) {
 
 // Run reconciles until ctx ends.
 func (c *Controller) Run(ctx context.Context) error {
+	defer c.unwatch()
 	if c.opt.CaughtUp != nil {
 		if err := c.opt.CaughtUp(ctx); err != nil {
 			return fmt.Errorf("endpoints: catch up: %w", err)
