@@ -1,12 +1,11 @@
 package cli
 
 import (
+	"encoding/json"
 	"fmt"
 
 	"github.com/spf13/cobra"
 	"sigs.k8s.io/yaml"
-
-	"github.com/gantry-sh/gantry/projections"
 )
 
 func describeCmd(g *globals) *cobra.Command {
@@ -24,11 +23,11 @@ func describeCmd(g *globals) *cobra.Command {
 				return err
 			}
 			defer conn.Close()
-			var list projections.ListResponse
-			if err := client.Query(ctx(), projections.QueryList, projections.ListRequest{Kind: k.Token, Namespace: ns, Name: name}, &list); err != nil {
+			var obj json.RawMessage
+			if err := fetch(client, k.Token, ns, name, &obj); err != nil {
 				return err
 			}
-			y, err := yaml.JSONToYAML(list.Items[0])
+			y, err := yaml.JSONToYAML(obj)
 			if err != nil {
 				return err
 			}

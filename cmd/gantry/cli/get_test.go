@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"bytes"
 	"strings"
 	"testing"
 
@@ -14,11 +13,7 @@ func TestGetOutputFormats(t *testing.T) {
 	c := projtest.Start(t, projtest.Options{})
 	c.Apply("deployment", "default", "web", deploymentManifest("web", 3))
 	c.Apply("deployment", "default", "db", deploymentManifest("db", 1))
-	get := func(args ...string) (string, string) {
-		var out, errOut bytes.Buffer
-		Main(append([]string{"--server", c.Server.ClientURL(), "get"}, args...), nil, &out, &errOut)
-		return out.String(), errOut.String()
-	}
+	get := func(args ...string) (string, string) { return gantryOn(c, append([]string{"get"}, args...)...) }
 	for _, tc := range []struct {
 		args []string
 		want string

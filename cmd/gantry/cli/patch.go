@@ -2,17 +2,14 @@ package cli
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"sort"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 	"sigs.k8s.io/yaml"
 
 	"github.com/gantry-sh/gantry/aggregates"
-	"github.com/gantry-sh/gantry/projections"
 )
 
 // patchCmd is kubectl patch with a merge patch (RFC 7386), the one kind of
@@ -62,35 +59,23 @@ func annotateCmd(g *globals) *cobra.Command {
 		Short: "Add, change (key=value, --overwrite) or remove (key-) annotations",
 		Args:  cobra.MinimumNArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			split := 2
-			if strings.Contains(args[0], "/") {
-				split = 1
-			}
-			k, ns, name, err := g.target(args[:split])
+			k, ns, name, changes, err := g.targetAndKeys(args, "annotation")
 			if err != nil {
 				return err
-			}
-			changes, err := parseLabelArgs(args[split:])
-			if err != nil {
-				return errors.New(strings.ReplaceAll(err.Error(), "label", "annotation")) // the same words
 			}
 			conn, client, err := g.connect()
 			if err != nil {
 				return err
 			}
 			defer conn.Close()
-			var resp projections.ListResponse
-			if err := client.Query(ctx(), projections.QueryList, projections.ListRequest{Kind: k.Token, Namespace: ns, Name: name}, &resp); err != nil {
-				return err
-			}
 			var cur struct {
 				Metadata struct {
 					Annotations     map[string]string `json:"annotations"`
 					ResourceVersion string            `json:"resourceVersion"`
 				} `json:"metadata"`
 			}
-			if len(resp.Items) == 0 || json.Unmarshal(resp.Items[0], &cur) != nil {
-				return fmt.Errorf("%s %q not found", k.Plural, name)
+			if err := fetch(client, k.Token, ns, name, &cur); err != nil {
+				return err
 			}
 			if !overwrite {
 				if err := refuseOverwrite(cur.Metadata.Annotations, changes); err != nil {

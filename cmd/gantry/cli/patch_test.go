@@ -1,9 +1,7 @@
 package cli
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"strings"
 	"testing"
 	"time"
@@ -20,26 +18,14 @@ func TestPatchAnnotateRestart(t *testing.T) {
 	c := projtest.Start(t, projtest.Options{})
 	c.Apply("deployment", "default", "web", deploymentManifest("web", 3))
 	gantry := func(args ...string) (string, error) {
-		var out, errOut bytes.Buffer
-		code := Main(append([]string{"--server", c.Server.ClientURL()}, args...), nil, &out, &errOut)
-		if err := c.CaughtUp(context.Background()); err != nil {
+		out, errOut := gantryOn(c, args...)
+		if err := c.CaughtUp(context.Background()); err != nil { // the next command reads what this one wrote
 			t.Fatal(err)
 		}
-		if code != 0 {
-			return out.String(), errorString(strings.TrimSpace(errOut.String()))
+		if errOut != "" {
+			return out, errorString(strings.TrimSpace(errOut))
 		}
-		return out.String(), nil
-	}
-	web := func() *appsv1.Deployment {
-		e, ok := c.View.Get("deployment", "default", "web")
-		if !ok {
-			t.Fatal("web is gone")
-		}
-		d := &appsv1.Deployment{}
-		if err := json.Unmarshal(e.Raw, d); err != nil {
-			t.Fatal(err)
-		}
-		return d
+		return out, nil
 	}
 	for _, step := range []struct {
 		args    []string
@@ -69,7 +55,8 @@ func TestPatchAnnotateRestart(t *testing.T) {
 			t.Fatalf("gantry %s: %q, %v; want %q", strings.Join(step.args, " "), out, err, step.out)
 		}
 	}
-	d := web()
+	var d appsv1.Deployment
+	get(t, c, "deployment", "default", "web", &d)
 	if *d.Spec.Replicas != 5 || d.Spec.MinReadySeconds != 3 {
 		t.Errorf("patched: replicas %d, minReadySeconds %d; want 5 and 3", *d.Spec.Replicas, d.Spec.MinReadySeconds)
 	}

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 
@@ -133,15 +134,7 @@ func labelCmd(g *globals) *cobra.Command {
 		Short: "Add, change (key=value) or remove (key-) labels",
 		Args:  cobra.MinimumNArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			split := 2
-			if strings.Contains(args[0], "/") {
-				split = 1
-			}
-			k, ns, name, err := g.target(args[:split])
-			if err != nil {
-				return err
-			}
-			labels, err := parseLabelArgs(args[split:])
+			k, ns, name, labels, err := g.targetAndKeys(args, "label")
 			if err != nil {
 				return err
 			}
@@ -150,6 +143,24 @@ func labelCmd(g *globals) *cobra.Command {
 	}
 	c.Flags().StringVar(&reason, "reason", "", "why: recorded with the change in its history")
 	return c
+}
+
+// targetAndKeys reads "KIND NAME key=value… key-…" (or KIND/NAME …) for
+// label and annotate; what names the keys in errors.
+func (g *globals) targetAndKeys(args []string, what string) (*aggregates.Kind, string, string, map[string]*string, error) {
+	split := 2
+	if strings.Contains(args[0], "/") {
+		split = 1
+	}
+	k, ns, name, err := g.target(args[:split])
+	if err != nil {
+		return nil, "", "", nil, err
+	}
+	keys, err := parseLabelArgs(args[split:])
+	if err != nil {
+		return nil, "", "", nil, errors.New(strings.ReplaceAll(err.Error(), "label", what))
+	}
+	return k, ns, name, keys, nil
 }
 
 func parseLabelArgs(args []string) (map[string]*string, error) {
