@@ -21,6 +21,9 @@ func fetch(client *bus.Client, kind, ns, name string, out any) error {
 		return err
 	}
 	if len(resp.Items) == 0 {
+		if k, ok := aggregates.BuiltinKind(kind); ok {
+			return apierrors.NewNotFound(k.GroupResource(), name)
+		}
 		return fmt.Errorf("%s %q not found", kind, name)
 	}
 	return json.Unmarshal(resp.Items[0], out)

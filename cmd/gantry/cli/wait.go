@@ -1,0 +1,190 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/client-go/util/jsonpath"
+
+	"github.com/gantry-sh/gantry/aggregates"
+	"github.com/gantry-sh/gantry/bus"
+)
+
+// waitCmd is kubectl wait: until every named (or selected) object meets
+// the condition, or the timeout.
+func waitCmd(g *globals) *cobra.Command {
+	var forArg, selector string
+	var timeout time.Duration
+	c := &cobra.Command{
+		Use:   "wait KIND/NAME… | KIND NAME… | KIND -l SELECTOR --for=condition=COND[=VALUE]|delete|jsonpath={PATH}=VALUE [--timeout=30s]",
+		Short: "Wait until objects meet a condition, are deleted, or a field has a value",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			test, err := parseWaitFor(forArg)
+			if err != nil {
+				return err
+			}
+			k, names, err := g.waitTargets(args, selector)
+			if err != nil {
+				return err
+			}
+			conn, client, err := g.connect()
+			if err != nil {
+				return err
+			}
+			defer conn.Close()
+			ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
+			defer cancel()
+			return g.waitFor(ctx, client, k, names, selector, test)
+		},
+	}
+	c.Flags().StringVar(&forArg, "for", "", "condition=COND[=VALUE] (VALUE default true), delete, or jsonpath={PATH}=VALUE")
+	c.Flags().StringVarP(&selector, "selector", "l", "", "every object of the kind matching this label selector")
+	c.Flags().DurationVar(&timeout, "timeout", 30*time.Second, "give up after this long")
+	return c
+}
+
+// waitTest says whether an object (nil: absent) is what the wait is for,
+// and the word kubectl prints when it is.
+type waitTest struct {
+	met  func(obj []byte) bool
+	word string
+}
+
+func parseWaitFor(s string) (waitTest, error) {
+	switch {
+	case s == "delete":
+		return waitTest{met: func(obj []byte) bool { return obj == nil }, word: "deleted"}, nil
+	case strings.HasPrefix(s, "condition="):
+		cond, want, ok := strings.Cut(strings.TrimPrefix(s, "condition="), "=")
+		if !ok {
+			want = "true"
+		}
+		if cond == "" {
+			return waitTest{}, fmt.Errorf("--for %q: want condition=NAME[=VALUE]", s)
+		}
+		return waitTest{met: func(obj []byte) bool { return obj != nil && hasCondition(obj, cond, want) }, word: "condition met"}, nil
+	case strings.HasPrefix(s, "jsonpath="):
+		expr := strings.TrimPrefix(s, "jsonpath=")
+		i := strings.LastIndex(expr, "}=")
+		if !strings.HasPrefix(expr, "{") || i < 0 {
+			return waitTest{}, fmt.Errorf("--for %q: want jsonpath={PATH}=VALUE", s)
+		}
+		path := jsonpath.New("wait").AllowMissingKeys(true)
+		if err := path.Parse(expr[:i+1]); err != nil {
+			return waitTest{}, fmt.Errorf("--for %q: %w", s, err)
+		}
+		want := expr[i+2:]
+		return waitTest{met: func(obj []byte) bool {
+			var doc any
+			if obj == nil || json.Unmarshal(obj, &doc) != nil {
+				return false
+			}
+			var out strings.Builder
+			return path.Execute(&out, doc) == nil && out.String() == want
+		}, word: "condition met"}, nil
+	}
+	return waitTest{}, fmt.Errorf("--for %q: want condition=COND[=VALUE], delete or jsonpath={PATH}=VALUE", s)
+}
+
+// hasCondition: status.conditions has cond (any case, as kubectl) with
+// status want (any case).
+func hasCondition(obj []byte, cond, want string) bool {
+	var o struct {
+		Status struct {
+			Conditions []struct{ Type, Status string } `json:"conditions"`
+		} `json:"status"`
+	}
+	if json.Unmarshal(obj, &o) != nil {
+		return false
+	}
+	for _, c := range o.Status.Conditions {
+		if strings.EqualFold(c.Type, cond) {
+			return strings.EqualFold(c.Status, want)
+		}
+	}
+	return false
+}
+
+// waitTargets reads the kind and names: KIND/NAME…, KIND NAME…, or KIND
+// with a selector.
+func (g *globals) waitTargets(args []string, selector string) (*aggregates.Kind, []string, error) {
+	var kind string
+	var names []string
+	for i, a := range args {
+		k, name, slash := strings.Cut(a, "/")
+		switch {
+		case slash && (kind == "" || kind == k):
+			kind = k
+			names = append(names, name)
+		case !slash && i == 0:
+			kind = a
+		case !slash && kind != "":
+			names = append(names, a)
+		default:
+			return nil, nil, fmt.Errorf("wait: one kind at a time, as KIND/NAME… or KIND NAME…")
+		}
+	}
+	if len(names) == 0 && selector == "" || len(names) > 0 && selector != "" {
+		return nil, nil, errors.New("wait: name objects, or select them with -l, not both")
+	}
+	k, err := g.kind(kind)
+	return k, names, err
+}
+
+// waitFor polls the query service every 250 ms until every object meets
+// test, printing each as it does (kubectl's lines), or ctx ends.
+func (g *globals) waitFor(ctx context.Context, client *bus.Client, k *aggregates.Kind, names []string, selector string, test waitTest) error {
+	ns := g.ns()
+	if !k.Namespaced {
+		ns = ""
+	}
+	if selector != "" {
+		items, _, err := g.list(client, k, "", getOptions{selector: selector})
+		if err != nil {
+			return err
+		}
+		for _, raw := range items {
+			m, err := metaOf(raw)
+			if err != nil {
+				return err
+			}
+			names = append(names, m.Name)
+		}
+		if len(names) == 0 {
+			return fmt.Errorf("no matching resources found")
+		}
+	}
+	pending := names
+	for {
+		var still []string
+		for _, name := range pending {
+			var obj json.RawMessage
+			switch err := fetch(client, k.Token, ns, name, &obj); {
+			case apierrors.IsNotFound(err):
+				obj = nil
+			case err != nil:
+				return err
+			}
+			if test.met(obj) {
+				fmt.Fprintf(g.out, "%s/%s %s\n", resourceName(k), name, test.word)
+			} else {
+				still = append(still, name)
+			}
+		}
+		if pending = still; len(pending) == 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("timed out waiting for the condition on %s/%s", k.Plural, pending[0])
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+}
