@@ -12,8 +12,9 @@ type NodeLease struct {
 
 // Agent request verbs answered on AgentSubject(node, verb).
 const (
-	AgentLogs = "logs"
-	AgentExec = "exec"
+	AgentLogs        = "logs"
+	AgentExec        = "exec"
+	AgentPortForward = "portforward"
 )
 
 // NodeUsage is what a node's agent publishes on MetricsSubject(node) every

@@ -86,6 +86,7 @@ containers:
 	if _, err := agent.Exec(ctx, c.conn.NC, testNode, agent.ExecRequest{Namespace: "default", Pod: "nope", Command: []string{"true"}}, nil, &out, &errOut); err == nil {
 		t.Fatal("exec in a missing pod succeeded")
 	}
+	checkPortForward(ctx, t, c)
 
 	checkNodeAndLease(t, c)
 	checkMetrics(t, metrics, "web")
@@ -93,6 +94,30 @@ containers:
 	c.do(t, "pod", "delete", aggregates.Command{Name: "web", GracePeriodSeconds: ptr(int64(1))})
 	c.waitPod(t, "web", 30*time.Second, "gone", gone)
 	n.assertNoLeaks(t)
+}
+
+// checkPortForward: an HTTP request through a forwarded connection reaches
+// the pod's server and its answer comes back, the pod closing the
+// connection ends the forward; a port nothing listens on is refused.
+func checkPortForward(ctx context.Context, t *testing.T, c *cluster) {
+	t.Helper()
+	local, remote := net.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		done <- agent.PortForward(ctx, c.conn.NC, testNode, agent.PortForwardRequest{Namespace: "default", Pod: "web", Port: 8080}, remote)
+		remote.Close()
+	}()
+	if _, err := io.WriteString(local, "GET / HTTP/1.0\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := io.ReadAll(local)
+	if err := <-done; err != nil || !strings.HasPrefix(string(got), "HTTP/1.") || !strings.Contains(string(got), "hello-from-web") {
+		t.Fatalf("port forward: %v, answer %q", err, got)
+	}
+	err := agent.PortForward(ctx, c.conn.NC, testNode, agent.PortForwardRequest{Namespace: "default", Pod: "web", Port: 9}, &bytes.Buffer{})
+	if err == nil || !strings.Contains(err.Error(), "connection refused") {
+		t.Fatalf("port forward to a closed port: %v", err)
+	}
 }
 
 func checkNodeAndLease(t *testing.T, c *cluster) {

@@ -14,7 +14,7 @@ import (
 	"github.com/gantry-sh/gantry/bus"
 )
 
-// The stream protocol of logs and exec, over core NATS:
+// The stream protocol of logs, exec and port forwarding, over core NATS:
 //
 //  1. The client subscribes to an inbox of its own and sends a request
 //     (LogsRequest or ExecRequest, naming the inbox) to
@@ -28,6 +28,11 @@ import (
 //     "end" closes the stream, with Gantry-Exit-Code (exec) and
 //     Gantry-Error (what went wrong, if anything).
 //  4. Stdin goes the other way as "stdin" messages, closed by "end".
+//
+// A port forward is one TCP connection to a port of the pod, dialled by the
+// agent at the pod's IP: what the pod sends comes as "stdout", what the
+// client sends goes as "stdin" ("end" half-closes the connection), and the
+// stream ends when the pod's side does.
 const (
 	HeaderStream = "Gantry-Stream"
 	HeaderExit   = "Gantry-Exit-Code"
@@ -67,6 +72,14 @@ type ExecRequest struct {
 	Inbox     string   `json:"inbox"`
 }
 
+// PortForwardRequest asks for a TCP connection to a port of a pod.
+type PortForwardRequest struct {
+	Namespace string `json:"namespace"`
+	Pod       string `json:"pod"`
+	Port      int    `json:"port"`
+	Inbox     string `json:"inbox"`
+}
+
 // StreamAck is the agent's immediate answer to a request.
 type StreamAck struct {
 	Error string `json:"error,omitempty"`
@@ -100,6 +113,20 @@ func Exec(ctx context.Context, nc *nats.Conn, node string, req ExecRequest, stdi
 		go sendStdin(nc, ack.Stdin, stdin)
 	}
 	return read(ctx, sub, stdout, stderr)
+}
+
+// PortForward relays conn to a port of a pod through its node's agent
+// until the pod's side of the connection ends (what conn sends first, then
+// its end, go to the pod).
+func PortForward(ctx context.Context, nc *nats.Conn, node string, req PortForwardRequest, conn io.ReadWriter) error {
+	sub, ack, err := open(ctx, nc, bus.AgentSubject(node, bus.AgentPortForward), &req.Inbox, &req)
+	if err != nil {
+		return err
+	}
+	defer sub.Unsubscribe()
+	go sendStdin(nc, ack.Stdin, conn)
+	_, err = read(ctx, sub, conn, io.Discard)
+	return err
 }
 
 func open(ctx context.Context, nc *nats.Conn, subject string, inbox *string, req any) (*nats.Subscription, StreamAck, error) {

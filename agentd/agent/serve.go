@@ -5,6 +5,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
+	"strconv"
+	"time"
 
 	"github.com/nats-io/nats.go"
 
@@ -12,10 +15,10 @@ import (
 	"github.com/gantry-sh/gantry/bus"
 )
 
-// serve answers logs and exec requests for this node's pods.
+// serve answers logs, exec and port-forward requests for this node's pods.
 func (a *Agent) serve(ctx context.Context) error {
 	nc := a.conn.NC
-	handlers := map[string]func(context.Context, *nats.Msg){bus.AgentLogs: a.handleLogs, bus.AgentExec: a.handleExec}
+	handlers := map[string]func(context.Context, *nats.Msg){bus.AgentLogs: a.handleLogs, bus.AgentExec: a.handleExec, bus.AgentPortForward: a.handlePortForward}
 	var subs []*nats.Subscription
 	for verb, h := range handlers {
 		sub, err := nc.Subscribe(bus.AgentSubject(a.cfg.NodeName, verb), func(m *nats.Msg) { go h(ctx, m) })
@@ -59,14 +62,7 @@ func (a *Agent) handleExec(ctx context.Context, m *nats.Msg) {
 	ack := StreamAck{}
 	if req.Stdin {
 		pr, pw := io.Pipe()
-		ack.Stdin = a.conn.NC.NewInbox()
-		sub, err := a.conn.NC.Subscribe(ack.Stdin, func(sm *nats.Msg) {
-			if sm.Header.Get(HeaderStream) == StreamEnd {
-				_ = pw.Close()
-				return
-			}
-			_, _ = pw.Write(sm.Data)
-		})
+		sub, err := a.stdin(&ack, pw.Write, pw.Close)
 		if err != nil {
 			a.reply(m, StreamAck{Error: err.Error()})
 			return
@@ -79,6 +75,68 @@ func (a *Agent) handleExec(ctx context.Context, m *nats.Msg) {
 	go a.keepalive(ctx, cancel, req.Inbox)
 	code, err := a.rt.Exec(ctx, uid, container, opts)
 	end(a.conn.NC, req.Inbox, &code, err)
+}
+
+// stdin subscribes to a new inbox, named in ack, that hands what a client
+// streams to write, and its end to end.
+func (a *Agent) stdin(ack *StreamAck, write func([]byte) (int, error), end func() error) (*nats.Subscription, error) {
+	ack.Stdin = a.conn.NC.NewInbox()
+	return a.conn.NC.Subscribe(ack.Stdin, func(sm *nats.Msg) {
+		if sm.Header.Get(HeaderStream) == StreamEnd {
+			_ = end()
+			return
+		}
+		_, _ = write(sm.Data)
+	})
+}
+
+// handlePortForward relays one TCP connection to a port of one of this
+// node's pods, dialled at the pod's IP as the node knows it (never an
+// address the client names).
+func (a *Agent) handlePortForward(ctx context.Context, m *nats.Msg) {
+	var req PortForwardRequest
+	if err := json.Unmarshal(m.Data, &req); err != nil {
+		a.reply(m, StreamAck{Error: "bad request: " + err.Error()})
+		return
+	}
+	w, found := a.lookup(req.Namespace, req.Pod)
+	if !found {
+		a.reply(m, StreamAck{Error: fmt.Sprintf("pod %s/%s is not running on node %s", req.Namespace, req.Pod, a.cfg.NodeName)})
+		return
+	}
+	pod, _ := w.snapshot()
+	switch {
+	case req.Port < 1 || req.Port > 65535:
+		a.reply(m, StreamAck{Error: fmt.Sprintf("port %d: want 1 to 65535", req.Port)})
+		return
+	case pod.Status.PodIP == "":
+		a.reply(m, StreamAck{Error: fmt.Sprintf("pod %s/%s has no IP yet", req.Namespace, req.Pod)})
+		return
+	}
+	conn, err := (&net.Dialer{Timeout: 5 * time.Second}).DialContext(ctx, "tcp", net.JoinHostPort(pod.Status.PodIP, strconv.Itoa(req.Port)))
+	if err != nil {
+		a.reply(m, StreamAck{Error: fmt.Sprintf("pod %s/%s port %d: %v", req.Namespace, req.Pod, req.Port, err)})
+		return
+	}
+	defer conn.Close()
+	var ack StreamAck
+	sub, err := a.stdin(&ack, conn.Write, conn.(*net.TCPConn).CloseWrite)
+	if err != nil {
+		a.reply(m, StreamAck{Error: err.Error()})
+		return
+	}
+	defer sub.Unsubscribe()
+	a.reply(m, ack)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go a.keepalive(ctx, cancel, req.Inbox)
+	stop := context.AfterFunc(ctx, func() { _ = conn.Close() }) // the client went away: unblock the copy
+	defer stop()
+	_, err = io.Copy(streamWriter{nc: a.conn.NC, inbox: req.Inbox, stream: StreamStdout}, conn)
+	if ctx.Err() != nil {
+		err = nil // ended by the client
+	}
+	end(a.conn.NC, req.Inbox, nil, err)
 }
 
 // accept decodes a request, finds its pod and acknowledges it.
