@@ -10,6 +10,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/gantry-sh/gantry/aggregates"
+	"github.com/gantry-sh/gantry/bus"
 )
 
 // patchCmd is kubectl patch with a merge patch (RFC 7386), the one kind of
@@ -68,17 +69,9 @@ func annotateCmd(g *globals) *cobra.Command {
 				return err
 			}
 			defer conn.Close()
-			var cur struct {
-				Metadata struct {
-					Annotations     map[string]string `json:"annotations"`
-					ResourceVersion string            `json:"resourceVersion"`
-				} `json:"metadata"`
-			}
-			if err := fetch(client, k.Token, ns, name, &cur); err != nil {
-				return err
-			}
+			rv := ""
 			if !overwrite {
-				if err := refuseOverwrite(cur.Metadata.Annotations, changes); err != nil {
+				if rv, err = guardOverwrite(client, k, ns, name, "annotations", changes); err != nil {
 					return err
 				}
 			}
@@ -90,8 +83,7 @@ func annotateCmd(g *globals) *cobra.Command {
 					annotations[key] = *v
 				}
 			}
-			// The version read: an annotation set meanwhile is not overwritten unseen.
-			r, err := patchObject(client, k.Token, ns, name, cur.Metadata.ResourceVersion, map[string]any{"metadata": map[string]any{"annotations": annotations}}, reason)
+			r, err := patchObject(client, k.Token, ns, name, rv, map[string]any{"metadata": map[string]any{"annotations": annotations}}, reason)
 			if err != nil {
 				return err
 			}
@@ -106,6 +98,28 @@ func annotateCmd(g *globals) *cobra.Command {
 	c.Flags().BoolVar(&overwrite, "overwrite", false, "change annotations that already have a value")
 	c.Flags().StringVar(&reason, "reason", "", "why: recorded with the change in its history")
 	return c
+}
+
+// guardOverwrite refuses, as kubectl without --overwrite, a change of a
+// value a key already has in the object's labels or annotations (field),
+// and returns the version it read: the change names it, so a value set
+// meanwhile is not overwritten unseen either.
+func guardOverwrite(client *bus.Client, k *aggregates.Kind, ns, name, field string, changes map[string]*string) (string, error) {
+	var cur struct {
+		Metadata struct {
+			Labels          map[string]string `json:"labels"`
+			Annotations     map[string]string `json:"annotations"`
+			ResourceVersion string            `json:"resourceVersion"`
+		} `json:"metadata"`
+	}
+	if err := fetch(client, k.Token, ns, name, &cur); err != nil {
+		return "", err
+	}
+	have := cur.Metadata.Labels
+	if field == "annotations" {
+		have = cur.Metadata.Annotations
+	}
+	return cur.Metadata.ResourceVersion, refuseOverwrite(have, changes)
 }
 
 // refuseOverwrite names, as kubectl does, the first key (in order) whose

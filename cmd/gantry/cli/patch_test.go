@@ -12,8 +12,8 @@ import (
 )
 
 // TestPatchAnnotateRestart: patch takes a merge patch in JSON or YAML and
-// refuses other patch types; annotate refuses to change a value without
-// --overwrite, as kubectl; rollout restart stamps the pod template.
+// refuses other patch types; annotate and label refuse to change a value
+// without --overwrite, as kubectl; rollout restart stamps the pod template.
 func TestPatchAnnotateRestart(t *testing.T) {
 	c := projtest.Start(t, projtest.Options{})
 	c.Apply("deployment", "default", "web", deploymentManifest("web", 3))
@@ -41,6 +41,10 @@ func TestPatchAnnotateRestart(t *testing.T) {
 		{[]string{"annotate", "deploy/web", "team=b", "--overwrite"}, "deployment.apps/web annotated\n", ""},
 		{[]string{"annotate", "deploy", "web", "note-"}, "deployment.apps/web annotated\n", ""},
 		{[]string{"annotate", "deploy", "web", "team"}, "", `error: annotation "team": want key=value or key-`},
+		{[]string{"label", "deploy", "web", "tier=a"}, "deployment.apps/web labeled\n", ""},
+		{[]string{"label", "deploy/web", "tier=b", "app=web"}, "", "error: 'tier' already has a value (a), and --overwrite is false"},
+		{[]string{"label", "deploy/web", "tier=b", "--overwrite"}, "deployment.apps/web labeled\n", ""},
+		{[]string{"label", "deploy/web", "tier=b"}, "deployment.apps/web unchanged\n", ""},
 		{[]string{"rollout", "restart", "deployment/web"}, "deployment.apps/web restarted\n", ""},
 		{[]string{"rollout", "restart", "configmap/x"}, "", "error: rollout restart works on deployments, daemonsets and statefulsets, not configmaps"},
 	} {
@@ -60,7 +64,7 @@ func TestPatchAnnotateRestart(t *testing.T) {
 	if *d.Spec.Replicas != 5 || d.Spec.MinReadySeconds != 3 {
 		t.Errorf("patched: replicas %d, minReadySeconds %d; want 5 and 3", *d.Spec.Replicas, d.Spec.MinReadySeconds)
 	}
-	if d.Annotations["team"] != "b" || d.Annotations["note"] != "" {
+	if d.Labels["tier"] != "b" || d.Annotations["team"] != "b" || d.Annotations["note"] != "" {
 		t.Errorf("annotations %v: want team=b and no note", d.Annotations)
 	}
 	at, err := time.Parse(time.RFC3339Nano, d.Spec.Template.Annotations[restartedAtAnnotation])

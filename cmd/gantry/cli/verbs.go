@@ -129,18 +129,32 @@ func scaleCmd(g *globals) *cobra.Command {
 
 func labelCmd(g *globals) *cobra.Command {
 	var reason string
+	var overwrite bool
 	c := &cobra.Command{
-		Use:   "label KIND NAME key=value… key-…",
-		Short: "Add, change (key=value) or remove (key-) labels",
+		Use:   "label KIND NAME | KIND/NAME key=value… key-… [--overwrite]",
+		Short: "Add, change (key=value, --overwrite) or remove (key-) labels",
 		Args:  cobra.MinimumNArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			k, ns, name, labels, err := g.targetAndKeys(args, "label")
 			if err != nil {
 				return err
 			}
-			return g.send(k, aggregates.VerbLabel, ns, name, aggregates.Command{Labels: labels}, reason, "labeled")
+			cmdLabels := aggregates.Command{Labels: labels}
+			if !overwrite {
+				conn, client, err := g.connect()
+				if err != nil {
+					return err
+				}
+				cmdLabels.ResourceVersion, err = guardOverwrite(client, k, ns, name, "labels", labels)
+				conn.Close()
+				if err != nil {
+					return err
+				}
+			}
+			return g.send(k, aggregates.VerbLabel, ns, name, cmdLabels, reason, "labeled")
 		},
 	}
+	c.Flags().BoolVar(&overwrite, "overwrite", false, "change labels that already have a value")
 	c.Flags().StringVar(&reason, "reason", "", "why: recorded with the change in its history")
 	return c
 }
