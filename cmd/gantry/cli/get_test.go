@@ -1,9 +1,11 @@
 package cli
 
 import (
+	"regexp"
 	"strings"
 	"testing"
 
+	"github.com/gantry-sh/gantry/aggregates"
 	"github.com/gantry-sh/gantry/projections/projtest"
 )
 
@@ -38,5 +40,23 @@ func TestGetOutputFormats(t *testing.T) {
 	}
 	if _, errOut := get("deploy", "-o", "table"); errOut != "error: unknown output format \"table\": want wide, name, yaml, json or jsonpath=TEMPLATE\n" {
 		t.Errorf("an unknown format: %q", errOut)
+	}
+}
+
+// TestAPIResources lists every kind, as kubectl api-resources, without a
+// cluster.
+func TestAPIResources(t *testing.T) {
+	var out, errOut strings.Builder
+	if code := Main([]string{"api-resources"}, nil, &out, &errOut); code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut.String())
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	if got, want := len(lines)-1, len(aggregates.Builtin().Kinds()); got != want {
+		t.Errorf("%d kinds listed, want %d:\n%s", got, want, out.String())
+	}
+	for _, want := range []string{`(?m)^deployments\s+deploy\s+apps/v1\s+true\s+Deployment$`, `(?m)^namespaces\s+ns\s+v1\s+false\s+Namespace$`} {
+		if !regexp.MustCompile(want).MatchString(out.String()) {
+			t.Errorf("no line %s:\n%s", want, out.String())
+		}
 	}
 }
