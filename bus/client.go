@@ -61,6 +61,9 @@ type CommandMeta struct {
 	Reason        string // why, in the sender's words
 	CausationID   string // the event or command that led to this one
 	CorrelationID string // the user request this belongs to
+	// DryRun asks for the decision only: the reply says what the command
+	// would do, and nothing is appended or recorded (DryRunHeader).
+	DryRun bool
 }
 
 // Do sends one command as a CloudEvent and waits for its reply. A refusal
@@ -82,6 +85,9 @@ func (c *Client) Do(ctx context.Context, kind, verb string, data any, meta Comma
 	msg := &nats.Msg{Subject: CommandSubject(kind, verb), Data: raw, Header: nats.Header{"Content-Type": []string{ContentType}}}
 	if k, ok := data.(interface{ ObjectKey() string }); ok {
 		msg.Header.Set(ObjectHeader, k.ObjectKey())
+	}
+	if meta.DryRun {
+		msg.Header.Set(DryRunHeader, "true")
 	}
 	var r Reply
 	if err := c.requestMsg(ctx, msg, &r); err != nil {

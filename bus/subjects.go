@@ -182,6 +182,11 @@ func plain(c byte) bool {
 // so the command service can route it without parsing the body.
 const ObjectHeader = "Gantry-Object"
 
+// DryRunHeader set to "true" on a command asks the command service to
+// decide it and answer with the object it would make, appending nothing
+// (kubectl's --dry-run=server).
+const DryRunHeader = "Gantry-Dry-Run"
+
 // NodePodsBucket indexes the pods bound to each node, so an agent watches
 // only its own node's pods (key <node>.<ns>.<name>), never the cluster's.
 const NodePodsBucket = "gantry-node-pods"

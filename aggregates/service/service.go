@@ -154,7 +154,9 @@ func (s *Service) handle(ctx context.Context, m *nats.Msg) {
 	reply, env, err := s.execute(ctx, m)
 	if err != nil {
 		reply = bus.Reply{Status: statusOf(err)}
-		s.reject(ctx, kindName, verb, m.Data, env, reply.Status)
+		if !dryRun(m) { // a dry run changes nothing, a refused one included
+			s.reject(ctx, kindName, verb, m.Data, env, reply.Status)
+		}
 	}
 	s.opt.Metrics.observe(kindName, verb, reply, time.Since(start))
 	if m.Reply != "" {
@@ -172,6 +174,10 @@ func (s *Service) execute(ctx context.Context, m *nats.Msg) (bus.Reply, bus.Enve
 		return bus.Reply{}, env, err
 	}
 	subject := bus.EventSubject(k.Token, cmd.Namespace, cmd.Name)
+	if dryRun(m) {
+		reply, err := s.dryRun(ctx, k, subject, cmd)
+		return reply, env, err
+	}
 	for attempt := 0; ; attempt++ {
 		reply, err := s.attempt(ctx, k, subject, cmd, env)
 		if errors.Is(err, bus.ErrConflict) && (cmd.ResourceVersion != "" || attempt >= s.opt.Retries) {
@@ -187,29 +193,66 @@ func (s *Service) execute(ctx context.Context, m *nats.Msg) (bus.Reply, bus.Enve
 }
 
 func (s *Service) attempt(ctx context.Context, k *aggregates.Kind, subject string, cmd aggregates.Command, cmdEnv bus.Envelope) (bus.Reply, error) {
-	state, err := s.load(ctx, k, subject)
+	state, err := s.current(ctx, k, subject, cmd)
 	if err != nil {
 		return bus.Reply{}, err
-	}
-	if rv, err := strconv.ParseUint(cmd.ResourceVersion, 10, 64); err == nil && rv > state.Seq {
-		// The client has seen a later version than the cache holds:
-		// another replica of the service appended it. Read on from the
-		// stream rather than refuse a current version as stale.
-		if state, err = s.refresh(ctx, k, subject, state); err != nil {
-			return bus.Reply{}, err
-		}
 	}
 	if k.Token == "service" {
 		return s.attemptService(ctx, k, subject, state, cmd, cmdEnv)
 	}
-	if err := s.limitRanges(ctx, k, state, &cmd); err != nil {
-		return bus.Reply{}, err
-	}
-	d, err := aggregates.Decide(k, state, cmd, aggregates.Env{Now: s.opt.Now(), NewUID: s.opt.NewUID})
+	d, err := s.decide(ctx, k, state, &cmd)
 	if err != nil {
 		return bus.Reply{}, err
 	}
 	return s.appendDecision(ctx, k, subject, state, cmd, cmdEnv, d)
+}
+
+// current is the object's state to decide cmd on: the cached one, or, when
+// cmd names a later version than the cache holds (another replica of the
+// service appended it), read on from the stream rather than refuse a
+// current version as stale.
+func (s *Service) current(ctx context.Context, k *aggregates.Kind, subject string, cmd aggregates.Command) (aggregates.State, error) {
+	state, err := s.load(ctx, k, subject)
+	if err != nil {
+		return aggregates.State{}, err
+	}
+	if rv, err := strconv.ParseUint(cmd.ResourceVersion, 10, 64); err == nil && rv > state.Seq {
+		return s.refresh(ctx, k, subject, state)
+	}
+	return state, nil
+}
+
+// decide fills in the namespace's LimitRange defaults and decides cmd.
+func (s *Service) decide(ctx context.Context, k *aggregates.Kind, state aggregates.State, cmd *aggregates.Command) (aggregates.Decision, error) {
+	if err := s.limitRanges(ctx, k, state, cmd); err != nil {
+		return aggregates.Decision{}, err
+	}
+	return aggregates.Decide(k, state, *cmd, aggregates.Env{Now: s.opt.Now(), NewUID: s.opt.NewUID})
+}
+
+func dryRun(m *nats.Msg) bool { return m.Header.Get(bus.DryRunHeader) == "true" }
+
+// dryRun decides cmd as attempt does and answers with the object the
+// decided event would make, at the object's present version, appending
+// nothing. It charges no quota and allocates no service address (a new
+// Service's would be empty).
+func (s *Service) dryRun(ctx context.Context, k *aggregates.Kind, subject string, cmd aggregates.Command) (bus.Reply, error) {
+	state, err := s.current(ctx, k, subject, cmd)
+	if err != nil {
+		return bus.Reply{}, err
+	}
+	d, err := s.decide(ctx, k, state, &cmd)
+	if err != nil {
+		return bus.Reply{}, err
+	}
+	if d.Event == nil {
+		return bus.Reply{Seq: state.Seq, Unchanged: true, Warnings: d.Warnings, Object: s.present(k, state)}, nil
+	}
+	next, err := aggregates.Apply(state.Raw, *d.Event)
+	if err != nil {
+		return bus.Reply{}, err
+	}
+	return bus.Reply{Seq: state.Seq, Event: d.Event.Verb, Warnings: d.Warnings, Object: s.present(k, aggregates.State{Raw: next, Seq: state.Seq})}, nil
 }
 
 // appendDecision appends the decided event, if any, and answers.
@@ -289,7 +332,10 @@ func (s *Service) present(k *aggregates.Kind, st aggregates.State) json.RawMessa
 	if st.Raw == nil {
 		return nil
 	}
-	raw := stamp(st.Raw, st.Seq)
+	raw := st.Raw
+	if st.Seq > 0 { // 0: a dry run's object, not created: no version yet
+		raw = stamp(raw, st.Seq)
+	}
 	if k.Sealed {
 		return seal.Redact(raw)
 	}

@@ -11,7 +11,7 @@ import (
 )
 
 func applyCmd(g *globals) *cobra.Command {
-	var file, reason string
+	var file, reason, dryRun string
 	c := &cobra.Command{
 		Use:   "apply -f FILE|DIR|-",
 		Short: "Create or update objects from YAML or JSON manifests (multi-document)",
@@ -32,17 +32,35 @@ func applyCmd(g *globals) *cobra.Command {
 				return err
 			}
 			defer conn.Close()
-			return g.applyDocs(client, docs, reason, cmd.Flags().Changed("namespace"))
+			run := applyRun{reason: reason, nsFlag: cmd.Flags().Changed("namespace")}
+			switch dryRun {
+			case "none":
+			case "server":
+				run.dryRun = true
+			default:
+				return fmt.Errorf("--dry-run=%s: want none or server", dryRun)
+			}
+			return g.applyDocs(client, docs, run)
 		},
 	}
 	c.Flags().StringVarP(&file, "filename", "f", "", "file, directory or - for stdin")
+	c.Flags().StringVar(&dryRun, "dry-run", "none", "server: decide every document and say what it would do, changing nothing")
 	c.Flags().StringVar(&reason, "reason", "", "why: recorded with the change in its history")
 	return c
 }
 
+// applyRun is how applyDocs applies.
+type applyRun struct {
+	reason string
+	nsFlag bool // -n given: a document's own namespace must be it
+	dryRun bool // decided only, nothing changed
+	// report hears each applied document (nil: kubectl's line for it).
+	report func(k *aggregates.Kind, ns string, d Doc, r bus.Reply) error
+}
+
 // applyDocs applies every document, reporting each like kubectl does; it
 // goes on past a refused document and fails at the end.
-func (g *globals) applyDocs(client *bus.Client, docs []Doc, reason string, nsFlag bool) error {
+func (g *globals) applyDocs(client *bus.Client, docs []Doc, run applyRun) error {
 	failed := 0
 	for _, d := range docs {
 		k, err := g.kind(d.Kind)
@@ -55,7 +73,7 @@ func (g *globals) applyDocs(client *bus.Client, docs []Doc, reason string, nsFla
 		if k.Namespaced && ns == "" {
 			ns = g.ns()
 		}
-		if k.Namespaced && nsFlag && d.Namespace != "" && d.Namespace != g.namespace {
+		if k.Namespaced && run.nsFlag && d.Namespace != "" && d.Namespace != g.namespace {
 			fmt.Fprintf(g.err, "error: %s:%d: the namespace from the provided object %q does not match the namespace %q\n", d.File, d.Line, d.Namespace, g.namespace)
 			failed++
 			continue
@@ -63,7 +81,7 @@ func (g *globals) applyDocs(client *bus.Client, docs []Doc, reason string, nsFla
 		if !k.Namespaced {
 			ns = ""
 		}
-		r, err := client.Do(ctx(), k.Token, aggregates.VerbApply, aggregates.Command{Namespace: ns, Name: d.Name, Object: d.JSON}, bus.CommandMeta{Reason: reason})
+		r, err := client.Do(ctx(), k.Token, aggregates.VerbApply, aggregates.Command{Namespace: ns, Name: d.Name, Object: d.JSON}, bus.CommandMeta{Reason: run.reason, DryRun: run.dryRun})
 		for _, w := range r.Warnings {
 			fmt.Fprintf(g.err, "Warning: %s\n", w)
 		}
@@ -72,7 +90,17 @@ func (g *globals) applyDocs(client *bus.Client, docs []Doc, reason string, nsFla
 			failed++
 			continue
 		}
-		fmt.Fprintf(g.out, "%s/%s %s\n", resourceName(k), d.Name, outcome(r))
+		if run.report != nil {
+			if err := run.report(k, ns, d, r); err != nil {
+				return err
+			}
+			continue
+		}
+		dry := ""
+		if run.dryRun {
+			dry = " (server dry run)"
+		}
+		fmt.Fprintf(g.out, "%s/%s %s%s\n", resourceName(k), d.Name, outcome(r), dry)
 	}
 	if failed > 0 {
 		return fmt.Errorf("%d of %d objects were not applied", failed, len(docs))

@@ -1,0 +1,125 @@
+package cli
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+
+	"github.com/spf13/cobra"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"sigs.k8s.io/yaml"
+
+	"github.com/gantry-sh/gantry/aggregates"
+	"github.com/gantry-sh/gantry/bus"
+)
+
+// diffCmd is kubectl diff: what applying the manifests would change, as the
+// command service decides it (a server dry run of each apply), against the
+// live objects; through `diff -u -N` or $KUBECTL_EXTERNAL_DIFF. It exits
+// 1 when something would change, as kubectl.
+func diffCmd(g *globals) *cobra.Command {
+	var file string
+	c := &cobra.Command{
+		Use:   "diff -f FILE|DIR|-",
+		Short: "Show what apply -f would change, decided by the cluster without changing anything",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if file == "" {
+				return fmt.Errorf("must specify -f FILE, DIR or - (stdin)")
+			}
+			docs, err := readManifests(file, g.in)
+			if err != nil {
+				return err
+			}
+			if len(docs) == 0 {
+				return errNoManifests
+			}
+			dir, err := os.MkdirTemp("", "gantry-diff-")
+			if err != nil {
+				return err
+			}
+			defer os.RemoveAll(dir)
+			live, merged := filepath.Join(dir, "LIVE"), filepath.Join(dir, "MERGED")
+			for _, d := range []string{live, merged} {
+				if err := os.Mkdir(d, 0o700); err != nil {
+					return err
+				}
+			}
+			conn, client, err := g.connect()
+			if err != nil {
+				return err
+			}
+			defer conn.Close()
+			run := applyRun{nsFlag: cmd.Flags().Changed("namespace"), dryRun: true,
+				report: func(k *aggregates.Kind, ns string, d Doc, r bus.Reply) error {
+					name := strings.Join([]string{strings.ReplaceAll(k.APIVersion(), "/", "."), k.Name, or(ns, "_"), d.Name}, ".")
+					var now json.RawMessage
+					switch err := fetch(client, k.Token, ns, d.Name, &now); {
+					case apierrors.IsNotFound(err): // new: nothing on the live side
+					case err != nil:
+						return err
+					default:
+						if err := writeYAML(filepath.Join(live, name), k, now); err != nil {
+							return err
+						}
+					}
+					return writeYAML(filepath.Join(merged, name), k, r.Object)
+				}}
+			if err := g.applyDocs(client, docs, run); err != nil {
+				return err
+			}
+			return g.externalDiff(live, merged)
+		},
+	}
+	c.Flags().StringVarP(&file, "filename", "f", "", "file, directory or - for stdin")
+	return c
+}
+
+// writeYAML writes obj as YAML; a sealed kind's data is left out on both
+// sides (the command service never shows it).
+func writeYAML(path string, k *aggregates.Kind, obj json.RawMessage) error {
+	if k.Sealed {
+		var m map[string]json.RawMessage
+		if err := json.Unmarshal(obj, &m); err != nil {
+			return err
+		}
+		delete(m, "data")
+		delete(m, "stringData")
+		var err error
+		if obj, err = json.Marshal(m); err != nil {
+			return err
+		}
+	}
+	y, err := yaml.JSONToYAML(obj)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, y, 0o600)
+}
+
+// externalDiff runs the diff program over the two trees: its output is
+// the diff, its exit code 1 means "differences", which is gantry's too.
+func (g *globals) externalDiff(live, merged string) error {
+	prog := os.Getenv("KUBECTL_EXTERNAL_DIFF")
+	if prog == "" {
+		prog = "diff -u -N"
+	}
+	args := append(strings.Fields(prog), live, merged)
+	cmd := exec.Command(args[0], args[1:]...)
+	cmd.Stdout, cmd.Stderr = g.out, g.err
+	err := cmd.Run()
+	var exit *exec.ExitError
+	if errors.As(err, &exit) && exit.ExitCode() == 1 {
+		return exitCode(1)
+	}
+	return err
+}
+
+// exitCode ends the command with this code and no message.
+type exitCode int
+
+func (e exitCode) Error() string { return fmt.Sprintf("exit status %d", int(e)) }
