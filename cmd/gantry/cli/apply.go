@@ -17,21 +17,10 @@ func applyCmd(g *globals) *cobra.Command {
 		Short: "Create or update objects from YAML or JSON manifests (multi-document)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if file == "" {
-				return fmt.Errorf("must specify -f FILE, DIR or - (stdin)")
-			}
-			docs, err := readManifests(file, g.in)
+			docs, err := g.manifests(file)
 			if err != nil {
 				return err
 			}
-			if len(docs) == 0 {
-				return errNoManifests
-			}
-			conn, client, err := g.connect()
-			if err != nil {
-				return err
-			}
-			defer conn.Close()
 			run := applyRun{reason: reason, nsFlag: cmd.Flags().Changed("namespace")}
 			switch dryRun {
 			case "none":
@@ -40,13 +29,25 @@ func applyCmd(g *globals) *cobra.Command {
 			default:
 				return fmt.Errorf("--dry-run=%s: want none or server", dryRun)
 			}
-			return g.applyDocs(client, docs, run)
+			return g.withClient(func(_ *bus.Conn, client *bus.Client) error { return g.applyDocs(client, docs, run) })
 		},
 	}
 	c.Flags().StringVarP(&file, "filename", "f", "", "file, directory or - for stdin")
 	c.Flags().StringVar(&dryRun, "dry-run", "none", "server: decide every document and say what it would do, changing nothing")
 	c.Flags().StringVar(&reason, "reason", "", "why: recorded with the change in its history")
 	return c
+}
+
+// manifests reads -f's documents, at least one.
+func (g *globals) manifests(file string) ([]Doc, error) {
+	if file == "" {
+		return nil, fmt.Errorf("must specify -f FILE, DIR or - (stdin)")
+	}
+	docs, err := readManifests(file, g.in)
+	if err == nil && len(docs) == 0 {
+		err = errNoManifests
+	}
+	return docs, err
 }
 
 // applyRun is how applyDocs applies.

@@ -159,43 +159,36 @@ func exposeCmd(g *globals) *cobra.Command {
 		Short: "Make a service for a deployment, replica set, stateful set, daemon set, pod or service",
 		Args:  cobra.RangeArgs(1, 2),
 		RunE: func(_ *cobra.Command, args []string) error {
-			k, ns, objName, err := g.target(args)
-			if err != nil {
-				return err
-			}
 			if port <= 0 {
 				return fmt.Errorf("expose: --port is required")
 			}
-			conn, client, err := g.connect()
-			if err != nil {
-				return err
-			}
-			defer conn.Close()
-			var exposed json.RawMessage
-			if err := fetch(client, k.Token, ns, objName, &exposed); err != nil {
-				return err
-			}
-			selector, err := selectorOf(k, exposed)
-			if err != nil {
-				return err
-			}
-			tp := intstr.FromInt32(port)
-			if target != "" {
-				tp = intstr.Parse(target)
-			}
-			obj := &corev1.Service{TypeMeta: typeMeta("v1", "Service"), ObjectMeta: metav1.ObjectMeta{Name: or(name, objName), Namespace: ns},
-				Spec: corev1.ServiceSpec{Type: corev1.ServiceType(typ), Selector: selector,
-					Ports: []corev1.ServicePort{{Port: port, TargetPort: tp, Protocol: corev1.Protocol(protocol)}}}}
-			raw, err := json.Marshal(obj)
-			if err != nil {
-				return err
-			}
-			svc, _ := g.kind("service")
-			if _, err := client.Do(ctx(), svc.Token, aggregates.VerbCreate, aggregates.Command{Namespace: ns, Name: obj.Name, Object: raw}, bus.CommandMeta{Reason: reason}); err != nil {
-				return err
-			}
-			fmt.Fprintf(g.out, "service/%s exposed\n", obj.Name)
-			return nil
+			return g.onObject(args, func(client *bus.Client, k *aggregates.Kind, ns, objName string) error {
+				var exposed json.RawMessage
+				if err := fetch(client, k.Token, ns, objName, &exposed); err != nil {
+					return err
+				}
+				selector, err := selectorOf(k, exposed)
+				if err != nil {
+					return err
+				}
+				tp := intstr.FromInt32(port)
+				if target != "" {
+					tp = intstr.Parse(target)
+				}
+				obj := &corev1.Service{TypeMeta: typeMeta("v1", "Service"), ObjectMeta: metav1.ObjectMeta{Name: or(name, objName), Namespace: ns},
+					Spec: corev1.ServiceSpec{Type: corev1.ServiceType(typ), Selector: selector,
+						Ports: []corev1.ServicePort{{Port: port, TargetPort: tp, Protocol: corev1.Protocol(protocol)}}}}
+				raw, err := json.Marshal(obj)
+				if err != nil {
+					return err
+				}
+				svc, _ := g.kind("service")
+				if _, err := client.Do(ctx(), svc.Token, aggregates.VerbCreate, aggregates.Command{Namespace: ns, Name: obj.Name, Object: raw}, bus.CommandMeta{Reason: reason}); err != nil {
+					return err
+				}
+				fmt.Fprintf(g.out, "service/%s exposed\n", obj.Name)
+				return nil
+			})
 		},
 	}
 	c.Flags().Int32Var(&port, "port", 0, "the service's port")

@@ -28,15 +28,9 @@ func diffCmd(g *globals) *cobra.Command {
 		Short: "Show what apply -f would change, decided by the cluster without changing anything",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if file == "" {
-				return fmt.Errorf("must specify -f FILE, DIR or - (stdin)")
-			}
-			docs, err := readManifests(file, g.in)
+			docs, err := g.manifests(file)
 			if err != nil {
 				return err
-			}
-			if len(docs) == 0 {
-				return errNoManifests
 			}
 			dir, err := os.MkdirTemp("", "gantry-diff-")
 			if err != nil {

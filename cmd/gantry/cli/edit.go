@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -24,63 +23,52 @@ func editCmd(g *globals) *cobra.Command {
 		Short: "Edit an object in your editor ($KUBE_EDITOR, $EDITOR or vi) and update it with what you save",
 		Args:  cobra.RangeArgs(1, 2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			k, ns, name, err := g.target(args)
-			if err != nil {
-				return err
-			}
-			conn, client, err := g.connect()
-			if err != nil {
-				return err
-			}
-			defer conn.Close()
-			var obj json.RawMessage
-			if err := fetch(client, k.Token, ns, name, &obj); err != nil {
-				return err
-			}
-			before, err := yaml.JSONToYAML(obj)
-			if err != nil {
-				return err
-			}
-			m, err := metaOf(obj)
-			if err != nil {
-				return err
-			}
-			file, err := os.CreateTemp("", "gantry-edit-*.yaml")
-			if err != nil {
-				return err
-			}
-			path := file.Name()
-			_, err = file.Write(append([]byte(editHeader), before...))
-			if cerr := file.Close(); err == nil {
-				err = cerr
-			}
-			if err != nil {
-				return err
-			}
-			if err := g.runEditor(path); err != nil {
-				return fmt.Errorf("edit: the editor: %w (your edit, if any, is in %s)", err, path)
-			}
-			after, err := os.ReadFile(path)
-			if err != nil {
-				return err
-			}
-			after = []byte(stripComments(string(after))) // the header
-			if stripComments(string(after)) == stripComments(string(before)) {
+			return g.onObject(args, func(client *bus.Client, k *aggregates.Kind, ns, name string) error {
+				obj, before, err := fetchYAML(client, k, ns, name)
+				if err != nil {
+					return err
+				}
+				m, err := metaOf(obj)
+				if err != nil {
+					return err
+				}
+				file, err := os.CreateTemp("", "gantry-edit-*.yaml")
+				if err != nil {
+					return err
+				}
+				path := file.Name()
+				_, err = file.Write(append([]byte(editHeader), before...))
+				if cerr := file.Close(); err == nil {
+					err = cerr
+				}
+				if err != nil {
+					return err
+				}
+				if err := g.runEditor(path); err != nil {
+					return fmt.Errorf("edit: the editor: %w (your edit, if any, is in %s)", err, path)
+				}
+				after, err := os.ReadFile(path)
+				if err != nil {
+					return err
+				}
+				after = []byte(stripComments(string(after))) // the header
+				if stripComments(string(after)) == stripComments(string(before)) {
+					os.Remove(path)
+					fmt.Fprintln(g.out, "Edit cancelled, no changes made.")
+					return nil
+				}
+				edited, err := yaml.YAMLToJSON(after)
+				if err != nil {
+					return fmt.Errorf("edit: %s is not YAML any more: %w (the file is kept)", path, err)
+				}
+				_, err = client.Do(ctx(), k.Token, aggregates.VerbUpdate, aggregates.Command{Namespace: ns, Name: name, ResourceVersion: fmt.Sprint(m.seq), Object: edited}, bus.CommandMeta{Reason: reason})
+				if err != nil {
+					return fmt.Errorf("%s\nA copy of your changes is in %s", message(err), path)
+				}
 				os.Remove(path)
-				fmt.Fprintln(g.out, "Edit cancelled, no changes made.")
+				fmt.Fprintf(g.out, "%s/%s edited\n", resourceName(k), name)
 				return nil
-			}
-			edited, err := yaml.YAMLToJSON(after)
-			if err != nil {
-				return fmt.Errorf("edit: %s is not YAML any more: %w (the file is kept)", path, err)
-			}
-			_, err = client.Do(ctx(), k.Token, aggregates.VerbUpdate, aggregates.Command{Namespace: ns, Name: name, ResourceVersion: fmt.Sprint(m.seq), Object: edited}, bus.CommandMeta{Reason: reason})
-			if err != nil {
-				return fmt.Errorf("%s\nA copy of your changes is in %s", message(err), path)
-			}
-			os.Remove(path)
-			fmt.Fprintf(g.out, "%s/%s edited\n", resourceName(k), name)
-			return nil
+			})
 		},
 	}
 	c.Flags().StringVar(&reason, "reason", "", "why: recorded with the change in its history")

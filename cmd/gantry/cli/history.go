@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/gantry-sh/gantry/aggregates"
 	"github.com/gantry-sh/gantry/bus"
 	"github.com/gantry-sh/gantry/projections"
 )
@@ -20,20 +21,13 @@ func historyCmd(g *globals) *cobra.Command {
 		Short: "Every event of one object: when, who, what and why",
 		Args:  cobra.RangeArgs(1, 2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			k, ns, name, err := g.target(args)
-			if err != nil {
-				return err
-			}
-			conn, client, err := g.connect()
-			if err != nil {
-				return err
-			}
-			defer conn.Close()
-			events, err := history(client, k.Token, ns, name)
-			if err != nil {
-				return err
-			}
-			return printEvents(g, events, output)
+			return g.onObject(args, func(client *bus.Client, k *aggregates.Kind, ns, name string) error {
+				events, err := history(client, k.Token, ns, name)
+				if err != nil {
+					return err
+				}
+				return printEvents(g, events, output)
+			})
 		},
 	}
 	c.Flags().StringVarP(&output, "output", "o", "", "json for the events as stored")

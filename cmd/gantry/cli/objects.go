@@ -7,11 +7,31 @@ import (
 	"strings"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"sigs.k8s.io/yaml"
 
 	"github.com/gantry-sh/gantry/aggregates"
 	"github.com/gantry-sh/gantry/bus"
 	"github.com/gantry-sh/gantry/projections"
 )
+
+// onObject reads KIND/NAME (or KIND NAME), connects and runs fn.
+func (g *globals) onObject(args []string, fn func(client *bus.Client, k *aggregates.Kind, ns, name string) error) error {
+	k, ns, name, err := g.target(args)
+	if err != nil {
+		return err
+	}
+	return g.withClient(func(_ *bus.Conn, client *bus.Client) error { return fn(client, k, ns, name) })
+}
+
+// withClient connects, runs fn and disconnects.
+func (g *globals) withClient(fn func(conn *bus.Conn, client *bus.Client) error) error {
+	conn, client, err := g.connect()
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	return fn(conn, client)
+}
 
 // fetch reads one object through the query API (which reads its own
 // writes) into out.
@@ -27,6 +47,16 @@ func fetch(client *bus.Client, kind, ns, name string, out any) error {
 		return fmt.Errorf("%s %q not found", kind, name)
 	}
 	return json.Unmarshal(resp.Items[0], out)
+}
+
+// fetchYAML reads one object, as JSON and as YAML.
+func fetchYAML(client *bus.Client, k *aggregates.Kind, ns, name string) (json.RawMessage, []byte, error) {
+	var obj json.RawMessage
+	if err := fetch(client, k.Token, ns, name, &obj); err != nil {
+		return nil, nil, err
+	}
+	y, err := yaml.JSONToYAML(obj)
+	return obj, y, err
 }
 
 // fetchAll lists a kind in a namespace ("" for all) into items, decoded

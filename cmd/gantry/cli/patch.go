@@ -64,35 +64,32 @@ func annotateCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			conn, client, err := g.connect()
-			if err != nil {
-				return err
-			}
-			defer conn.Close()
-			rv := ""
-			if !overwrite {
-				if rv, err = guardOverwrite(client, k, ns, name, "annotations", changes); err != nil {
+			return g.withClient(func(_ *bus.Conn, client *bus.Client) error {
+				rv := ""
+				if !overwrite {
+					if rv, err = guardOverwrite(client, k, ns, name, "annotations", changes); err != nil {
+						return err
+					}
+				}
+				annotations := map[string]any{}
+				for key, v := range changes {
+					if v == nil {
+						annotations[key] = nil
+					} else {
+						annotations[key] = *v
+					}
+				}
+				r, err := patchObject(client, k.Token, ns, name, rv, map[string]any{"metadata": map[string]any{"annotations": annotations}}, reason)
+				if err != nil {
 					return err
 				}
-			}
-			annotations := map[string]any{}
-			for key, v := range changes {
-				if v == nil {
-					annotations[key] = nil
-				} else {
-					annotations[key] = *v
+				word := "annotated"
+				if r.Unchanged {
+					word = "unchanged"
 				}
-			}
-			r, err := patchObject(client, k.Token, ns, name, rv, map[string]any{"metadata": map[string]any{"annotations": annotations}}, reason)
-			if err != nil {
-				return err
-			}
-			word := "annotated"
-			if r.Unchanged {
-				word = "unchanged"
-			}
-			fmt.Fprintf(g.out, "%s/%s %s\n", resourceName(k), name, word)
-			return nil
+				fmt.Fprintf(g.out, "%s/%s %s\n", resourceName(k), name, word)
+				return nil
+			})
 		},
 	}
 	c.Flags().BoolVar(&overwrite, "overwrite", false, "change annotations that already have a value")

@@ -141,12 +141,10 @@ func labelCmd(g *globals) *cobra.Command {
 			}
 			cmdLabels := aggregates.Command{Labels: labels}
 			if !overwrite {
-				conn, client, err := g.connect()
-				if err != nil {
+				err := g.withClient(func(_ *bus.Conn, client *bus.Client) (err error) {
+					cmdLabels.ResourceVersion, err = guardOverwrite(client, k, ns, name, "labels", labels)
 					return err
-				}
-				cmdLabels.ResourceVersion, err = guardOverwrite(client, k, ns, name, "labels", labels)
-				conn.Close()
+				})
 				if err != nil {
 					return err
 				}

@@ -34,14 +34,11 @@ func waitCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			conn, client, err := g.connect()
-			if err != nil {
-				return err
-			}
-			defer conn.Close()
 			ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
 			defer cancel()
-			return g.waitFor(ctx, client, k, names, selector, test)
+			return g.withClient(func(_ *bus.Conn, client *bus.Client) error {
+				return g.waitFor(ctx, client, k, names, selector, test)
+			})
 		},
 	}
 	c.Flags().StringVar(&forArg, "for", "", "condition=COND[=VALUE] (VALUE default true), delete, or jsonpath={PATH}=VALUE")
