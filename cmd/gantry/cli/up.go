@@ -216,10 +216,12 @@ func up(ctx context.Context, g *globals, o upOptions) error {
 	return err
 }
 
-// election is how this control plane stands for the lead: as this host
-// and data directory, so that a control plane restarted after a crash
-// takes its role back at once instead of waiting out its own lease. It
-// says who leads, and exports gantry_leader{role} (1 while leading).
+// election is how this control plane stands for the lead: as this host,
+// data directory and process, so that two control planes never share an
+// identity (even on one host with one data directory, which would let
+// both lead); one restarted after a crash waits out its old lease, one
+// stopped cleanly has let the role go. It says who leads, and exports
+// gantry_leader{role} (1 while leading).
 func (o upOptions) election(out io.Writer, reg prometheus.Registerer) (*election, error) {
 	host, err := os.Hostname()
 	if err != nil {
@@ -229,7 +231,7 @@ func (o upOptions) election(out io.Writer, reg prometheus.Registerer) (*election
 	if err != nil {
 		return nil, err
 	}
-	me := host + ":" + data
+	me := fmt.Sprintf("%s:%s:%d", host, data, os.Getpid())
 	leading := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "gantry_leader", Help: "1 while this control plane leads the role"}, []string{"role"})
 	reg.MustRegister(leading)
 	leading.WithLabelValues(leaderRole).Set(0)
