@@ -103,6 +103,9 @@ func (g *globals) applyDocs(client *bus.Client, docs []Doc, run applyRun) error 
 		}
 		fmt.Fprintf(g.out, "%s/%s %s%s\n", resourceName(k), d.Name, outcome(r), dry)
 	}
+	if failed > 0 && run.dryRun {
+		return fmt.Errorf("%d of %d objects were refused in the dry run", failed, len(docs))
+	}
 	if failed > 0 {
 		return fmt.Errorf("%d of %d objects were not applied", failed, len(docs))
 	}
