@@ -1,6 +1,7 @@
 package agent_test
 
 import (
+	"archive/tar"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -87,6 +88,7 @@ containers:
 		t.Fatal("exec in a missing pod succeeded")
 	}
 	checkPortForward(ctx, t, c)
+	checkTarInContainer(ctx, t, c)
 
 	checkNodeAndLease(t, c)
 	checkMetrics(t, metrics, "web")
@@ -117,6 +119,39 @@ func checkPortForward(ctx context.Context, t *testing.T, c *cluster) {
 	err := agent.PortForward(ctx, c.conn.NC, testNode, agent.PortForwardRequest{Namespace: "default", Pod: "web", Port: 9}, &bytes.Buffer{})
 	if err == nil || !strings.Contains(err.Error(), "connection refused") {
 		t.Fatalf("port forward to a closed port: %v", err)
+	}
+}
+
+// checkTarInContainer: the container's tar writes and reads the archives
+// `gantry cp` makes and unpacks (cf - -C DIR BASE; xf - -C DIR).
+func checkTarInContainer(ctx context.Context, t *testing.T, c *cluster) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	code, err := agent.Exec(ctx, c.conn.NC, testNode, agent.ExecRequest{Namespace: "default", Pod: "web", Container: "web",
+		Command: []string{"tar", "cf", "-", "-C", "/www", "index.html"}}, nil, &out, &errOut)
+	if err != nil || code != 0 {
+		t.Fatalf("tar cf: %d %v %s", code, err, errOut.String())
+	}
+	tr := tar.NewReader(&out)
+	h, err := tr.Next()
+	if err != nil || h.Name != "index.html" {
+		t.Fatalf("the container's archive: %v %+v", err, h)
+	}
+	if b, _ := io.ReadAll(tr); string(b) != "hello-from-web\n" {
+		t.Fatalf("index.html in the archive: %q", b)
+	}
+
+	var in bytes.Buffer
+	tw := tar.NewWriter(&in)
+	_ = tw.WriteHeader(&tar.Header{Name: "up/", Typeflag: tar.TypeDir, Mode: 0o755})
+	_ = tw.WriteHeader(&tar.Header{Name: "up/f.txt", Typeflag: tar.TypeReg, Mode: 0o644, Size: 5})
+	_, _ = tw.Write([]byte("hello"))
+	_ = tw.Close()
+	out.Reset()
+	code, err = agent.Exec(ctx, c.conn.NC, testNode, agent.ExecRequest{Namespace: "default", Pod: "web", Container: "web",
+		Command: []string{"sh", "-c", "tar xf - -C /tmp && cat /tmp/up/f.txt"}, Stdin: true}, &in, &out, &errOut)
+	if err != nil || code != 0 || out.String() != "hello" {
+		t.Fatalf("tar xf: %d %v %q %s", code, err, out.String(), errOut.String())
 	}
 }
 

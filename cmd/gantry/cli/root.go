@@ -45,7 +45,7 @@ func Main(args []string, in io.Reader, out, errOut io.Writer) int {
 	pf.StringVar(&g.config, "config", defaultConfigPath(), "client config written by `gantry up`")
 	pf.StringVar(&g.server, "server", "", "NATS URL of the cluster (default: from the config)")
 	pf.StringVarP(&g.namespace, "namespace", "n", "", "namespace (default: default)")
-	root.AddCommand(upCmd(g), applyCmd(g), getCmd(g), describeCmd(g), deleteCmd(g), historyCmd(g), eventsCmd(g), scaleCmd(g), labelCmd(g), annotateCmd(g), patchCmd(g), createCmd(g), runCmd(g), exposeCmd(g), waitCmd(g), portForwardCmd(g), apiResourcesCmd(g), editCmd(g), diffCmd(g), agentCmd(g), logsCmd(g), execCmd(g), rolloutCmd(g), setCmd(g), cordonCmd(g, true), cordonCmd(g, false), drainCmd(g), taintCmd(g), hollowCmd(g), topCmd(g))
+	root.AddCommand(upCmd(g), applyCmd(g), getCmd(g), describeCmd(g), deleteCmd(g), historyCmd(g), eventsCmd(g), scaleCmd(g), labelCmd(g), annotateCmd(g), patchCmd(g), createCmd(g), runCmd(g), exposeCmd(g), waitCmd(g), portForwardCmd(g), apiResourcesCmd(g), editCmd(g), diffCmd(g), cpCmd(g), agentCmd(g), logsCmd(g), execCmd(g), rolloutCmd(g), setCmd(g), cordonCmd(g, true), cordonCmd(g, false), drainCmd(g), taintCmd(g), hollowCmd(g), topCmd(g))
 	if err := root.Execute(); err != nil {
 		var code exitCode
 		if errors.As(err, &code) {
