@@ -104,3 +104,40 @@ func get(t *testing.T, c *projtest.Cluster, kind, ns, name string, into any) {
 		t.Fatal(err)
 	}
 }
+
+// TestDeleteBySelectorAllAndNames: delete takes several names, a label
+// selector or --all, as kubectl.
+func TestDeleteBySelectorAllAndNames(t *testing.T) {
+	c := projtest.Start(t, projtest.Options{})
+	for _, name := range []string{"a", "b", "c", "d"} {
+		c.Apply("deployment", "default", name, deploymentManifest(name, 1))
+	}
+	for _, name := range []string{"x", "y"} {
+		c.Apply("configmap", "default", name, map[string]any{"apiVersion": "v1", "kind": "ConfigMap", "metadata": map[string]any{"name": name}})
+	}
+	for _, tc := range []struct {
+		args        []string
+		out, stderr string
+	}{
+		{[]string{"delete", "deploy", "-l", "app=a"}, "deployment.apps/a deleted\n", ""},
+		{[]string{"delete", "deploy", "b", "c"}, "deployment.apps/b deleted\ndeployment.apps/c deleted\n", ""},
+		{[]string{"delete", "deploy/d"}, "deployment.apps/d deleted\n", ""},
+		{[]string{"delete", "cm", "--all"}, "configmap/x deleted\nconfigmap/y deleted\n", ""},
+		{[]string{"delete", "deploy", "-l", "app=a"}, "", "No resources found in default namespace.\n"},
+		{[]string{"delete", "deploy"}, "", "error: delete: \"deploy\": want KIND NAME… or KIND/NAME…\n"},
+		{[]string{"delete", "deploy/a", "-l", "app=a"}, "", "error: delete: -l or --all takes a kind alone (and not both)\n"},
+	} {
+		out, errOut := gantryOn(c, tc.args...)
+		if out != tc.out || errOut != tc.stderr {
+			t.Errorf("gantry %s:\n got %q %q\nwant %q %q", strings.Join(tc.args, " "), out, errOut, tc.out, tc.stderr)
+		}
+		if err := c.CaughtUp(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, kind := range []string{"deployment", "configmap"} {
+		if left := c.View.List(kind, "default"); len(left) != 0 {
+			t.Errorf("%d %ss left", len(left), kind)
+		}
+	}
+}

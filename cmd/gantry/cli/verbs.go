@@ -53,11 +53,12 @@ func (g *globals) send(k *aggregates.Kind, verb, ns, name string, cmd aggregates
 }
 
 func deleteCmd(g *globals) *cobra.Command {
-	var reason, file, cascade string
+	var reason, file, cascade, selector string
 	var grace int64
+	var all bool
 	c := &cobra.Command{
-		Use:   "delete KIND NAME | KIND/NAME | -f FILE",
-		Short: "Delete an object (its history stays: deletion is a tombstone event)",
+		Use:   "delete KIND NAME… | KIND/NAME… | KIND -l SELECTOR | KIND --all | -f FILE",
+		Short: "Delete objects (their history stays: deletion is a tombstone event)",
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var dcmd aggregates.Command
 			if cmd.Flags().Changed("grace-period") {
@@ -67,20 +68,84 @@ func deleteCmd(g *globals) *cobra.Command {
 				return g.deleteFile(file, dcmd, reason)
 			}
 			if len(args) == 0 {
-				return fmt.Errorf("delete needs KIND NAME, KIND/NAME or -f FILE")
+				return fmt.Errorf("delete needs KIND NAME, KIND/NAME, KIND -l SELECTOR, KIND --all or -f FILE")
 			}
-			k, ns, name, err := g.target(args)
+			targets, err := g.deleteTargets(args, selector, all)
 			if err != nil {
 				return err
 			}
-			return g.deleteCascade(k, ns, name, dcmd, reason, cascade)
+			for _, t := range targets {
+				if err := g.deleteCascade(t.k, t.ns, t.name, dcmd, reason, cascade); err != nil {
+					return err
+				}
+			}
+			return nil
 		},
 	}
 	c.Flags().StringVar(&reason, "reason", "", "why: recorded with the change in its history")
 	c.Flags().StringVar(&cascade, "cascade", "background", "dependents: background (collected after), foreground (wait until they are gone) or orphan (keep them)")
 	c.Flags().StringVarP(&file, "filename", "f", "", "delete the objects of a manifest")
+	c.Flags().StringVarP(&selector, "selector", "l", "", "delete every object of the kind matching this label selector")
+	c.Flags().BoolVar(&all, "all", false, "delete every object of the kind in the namespace")
 	c.Flags().Int64Var(&grace, "grace-period", 0, "seconds a pod's containers get to stop (0: at once)")
 	return c
+}
+
+// target is one object a verb acts on.
+type target struct {
+	k        *aggregates.Kind
+	ns, name string
+}
+
+// deleteTargets reads KIND NAME…, KIND/NAME… (one kind), or KIND with a
+// selector or --all (every matching object of the namespace, by name).
+func (g *globals) deleteTargets(args []string, selector string, all bool) ([]target, error) {
+	if selector != "" || all {
+		if len(args) != 1 || strings.Contains(args[0], "/") || selector != "" && all {
+			return nil, fmt.Errorf("delete: -l or --all takes a kind alone (and not both)")
+		}
+		k, err := g.kind(args[0])
+		if err != nil {
+			return nil, err
+		}
+		var out []target
+		err = g.withClient(func(_ *bus.Conn, client *bus.Client) error {
+			items, _, err := g.list(client, k, "", getOptions{selector: selector})
+			for _, raw := range items {
+				m, err := metaOf(raw)
+				if err != nil {
+					return err
+				}
+				out = append(out, target{k, m.Namespace, m.Name})
+			}
+			return err
+		})
+		if err == nil && len(out) == 0 {
+			fmt.Fprintf(g.err, "No resources found%s.\n", g.where(k, getOptions{}))
+		}
+		return out, err
+	}
+	var out []target
+	for i, a := range args {
+		switch {
+		case strings.Contains(a, "/"):
+			k, ns, name, err := g.target([]string{a})
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, target{k, ns, name})
+		case i == 0 && len(args) > 1:
+		case i > 0 && !strings.Contains(args[0], "/"):
+			k, ns, name, err := g.target([]string{args[0], a})
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, target{k, ns, name})
+		default:
+			return nil, fmt.Errorf("delete: %q: want KIND NAME… or KIND/NAME…", a)
+		}
+	}
+	return out, nil
 }
 
 func (g *globals) deleteFile(file string, dcmd aggregates.Command, reason string) error {
