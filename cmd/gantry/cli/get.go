@@ -1,12 +1,16 @@
 package cli
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"os"
 	"os/signal"
+	"slices"
+	"strconv"
 	"strings"
 	"syscall"
+	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 	"k8s.io/client-go/util/jsonpath"
@@ -25,6 +29,7 @@ type getOptions struct {
 	watch     bool
 	watchOnly bool
 	labels    bool
+	sortBy    string
 }
 
 func (o getOptions) table(k *aggregates.Kind) tableOpts {
@@ -56,8 +61,9 @@ func getCmd(g *globals) *cobra.Command {
 		},
 	}
 	f := c.Flags()
-	f.StringVarP(&o.output, "output", "o", "", "wide, name, yaml, json or jsonpath=TEMPLATE (kubectl's JSONPath)")
+	f.StringVarP(&o.output, "output", "o", "", "wide, name, yaml, json, jsonpath=TEMPLATE (kubectl's JSONPath) or custom-columns=HEADER:PATH,…")
 	f.BoolVar(&o.labels, "show-labels", false, "a LABELS column last")
+	f.StringVar(&o.sortBy, "sort-by", "", "sort by this field, a JSONPath ('.metadata.creationTimestamp')")
 	f.StringVarP(&o.selector, "selector", "l", "", "label selector (e.g. app=web,tier!=db)")
 	f.StringVar(&o.at, "at", "", "show the state as of an RFC 3339 time or a stream sequence")
 	f.BoolVarP(&o.all, "all-namespaces", "A", false, "list across all namespaces")
@@ -76,6 +82,21 @@ func (g *globals) get(client *bus.Client, kinds []string, name string, o getOpti
 			return fmt.Errorf("-o jsonpath: %w", err)
 		}
 	}
+	spec, isColumns := strings.CutPrefix(o.output, "custom-columns=")
+	var columns []column
+	if isColumns {
+		var err error
+		if columns, err = parseColumns(spec); err != nil {
+			return err
+		}
+	}
+	var sortPath *jsonpath.JSONPath
+	if o.sortBy != "" {
+		sortPath = jsonpath.New("sort-by").AllowMissingKeys(true)
+		if err := sortPath.Parse(relaxedPath(o.sortBy)); err != nil {
+			return fmt.Errorf("--sort-by: %w", err)
+		}
+	}
 	for i, kname := range kinds {
 		k, err := g.kind(kname)
 		if err != nil {
@@ -85,7 +106,17 @@ func (g *globals) get(client *bus.Client, kinds []string, name string, o getOpti
 		if err != nil {
 			return err
 		}
+		if sortPath != nil {
+			sortItems(items, sortPath)
+		}
 		switch {
+		case isColumns:
+			if i > 0 {
+				fmt.Fprintln(g.out)
+			}
+			if err := printColumns(g, columns, items); err != nil {
+				return err
+			}
 		case isPath || o.output == "json" || o.output == "yaml":
 			all = append(all, items...)
 		case o.output == "name":
@@ -106,7 +137,7 @@ func (g *globals) get(client *bus.Client, kinds []string, name string, o getOpti
 				return err
 			}
 		default:
-			return fmt.Errorf("unknown output format %q: want wide, name, yaml, json or jsonpath=TEMPLATE", o.output)
+			return fmt.Errorf("unknown output format %q: want wide, name, yaml, json, jsonpath=TEMPLATE or custom-columns=HEADER:PATH,…", o.output)
 		}
 	}
 	switch {
@@ -116,6 +147,100 @@ func (g *globals) get(client *bus.Client, kinds []string, name string, o getOpti
 		return printObjects(g, all, name != "" && len(kinds) == 1, o.output)
 	}
 	return nil
+}
+
+// relaxedPath takes a JSONPath with or without its braces, as kubectl's
+// --sort-by and custom-columns do.
+func relaxedPath(p string) string {
+	if strings.HasPrefix(p, "{") {
+		return p
+	}
+	return "{" + p + "}"
+}
+
+// pathValue is what path finds in obj, as text ("" when nothing).
+func pathValue(path *jsonpath.JSONPath, obj json.RawMessage) string {
+	var doc any
+	if json.Unmarshal(obj, &doc) != nil {
+		return ""
+	}
+	results, err := path.FindResults(doc)
+	if err != nil {
+		return ""
+	}
+	var vals []string
+	for _, rs := range results {
+		for _, r := range rs {
+			if r.IsValid() && r.CanInterface() {
+				vals = append(vals, fmt.Sprint(r.Interface()))
+			}
+		}
+	}
+	return strings.Join(vals, ",")
+}
+
+// sortItems orders items by the field path finds: numerically when both
+// are numbers, else as text; stably, so equal fields keep the list's order.
+func sortItems(items []json.RawMessage, path *jsonpath.JSONPath) {
+	type keyed struct {
+		key string
+		raw json.RawMessage
+	}
+	ks := make([]keyed, len(items))
+	for i, raw := range items {
+		ks[i] = keyed{pathValue(path, raw), raw}
+	}
+	slices.SortStableFunc(ks, func(a, b keyed) int {
+		fa, erra := strconv.ParseFloat(a.key, 64)
+		fb, errb := strconv.ParseFloat(b.key, 64)
+		if erra == nil && errb == nil {
+			return cmp.Compare(fa, fb)
+		}
+		return strings.Compare(a.key, b.key)
+	})
+	for i := range ks {
+		items[i] = ks[i].raw
+	}
+}
+
+// column is one of -o custom-columns.
+type column struct {
+	header string
+	path   *jsonpath.JSONPath
+}
+
+func parseColumns(spec string) ([]column, error) {
+	var out []column
+	for _, c := range strings.Split(spec, ",") {
+		header, p, ok := strings.Cut(c, ":")
+		if !ok || header == "" || p == "" {
+			return nil, fmt.Errorf("-o custom-columns: %q: want HEADER:JSONPATH", c)
+		}
+		jp := jsonpath.New(header).AllowMissingKeys(true)
+		if err := jp.Parse(relaxedPath(p)); err != nil {
+			return nil, fmt.Errorf("-o custom-columns: %s: %w", header, err)
+		}
+		out = append(out, column{header, jp})
+	}
+	return out, nil
+}
+
+// printColumns is -o custom-columns: a table of the paths' values
+// (<none> where a path finds nothing).
+func printColumns(g *globals, columns []column, items []json.RawMessage) error {
+	tw := tabwriter.NewWriter(g.out, 0, 8, 3, ' ', 0)
+	cells := make([]string, len(columns))
+	for i, c := range columns {
+		cells[i] = c.header
+	}
+	fmt.Fprintln(tw, strings.Join(cells, "\t"))
+	for _, raw := range items {
+		for i, c := range columns {
+			cells[i] = or(pathValue(c.path, raw), "<none>")
+		}
+		fmt.Fprintln(tw, strings.Join(cells, "\t"))
+	}
+	return tw.Flush()
 }
 
 // printNames is -o name: kind.group/name, one a line.

@@ -25,6 +25,9 @@ func TestGetOutputFormats(t *testing.T) {
 		{[]string{"deploy", "-o", `jsonpath={range .items[*]}{.metadata.name}={.spec.replicas}{"\n"}{end}`}, "db=1\nweb=3\n"},
 		{[]string{"deploy", "-o", "jsonpath={.items[*].metadata.labels.app}"}, "db web"},
 		{[]string{"deploy", "web", "-o", "jsonpath={.spec.nothing}"}, ""},
+		{[]string{"deploy", "--sort-by={.metadata.name}", "-o", "jsonpath={.items[*].metadata.name}"}, "db web"},
+		{[]string{"deploy", "-o", "custom-columns=NAME:.metadata.name,REPLICAS:.spec.replicas,NODE:.spec.template.spec.nodeName"},
+			"NAME   REPLICAS   NODE\ndb     1          <none>\nweb    3          <none>\n"},
 	} {
 		if out, errOut := get(tc.args...); out != tc.want || errOut != "" {
 			t.Errorf("get %s: %q (stderr %q), want %q", strings.Join(tc.args, " "), out, errOut, tc.want)
@@ -38,7 +41,15 @@ func TestGetOutputFormats(t *testing.T) {
 	if _, errOut := get("deploy", "-o", "jsonpath={.items[*"); !strings.HasPrefix(errOut, "error: -o jsonpath: ") {
 		t.Errorf("a bad template: %q", errOut)
 	}
-	if _, errOut := get("deploy", "-o", "table"); errOut != "error: unknown output format \"table\": want wide, name, yaml, json or jsonpath=TEMPLATE\n" {
+	ten := int32(10) // "10" < "3" as text: the sort compares numbers as numbers
+	c.MustDo("deployment", "scale", aggregates.Command{Namespace: "default", Name: "db", Replicas: &ten})
+	if out, errOut := get("deploy", "--sort-by=.spec.replicas", "-o", "name"); out != "deployment.apps/web\ndeployment.apps/db\n" || errOut != "" {
+		t.Errorf("--sort-by=.spec.replicas (web 3, db 10): %q %q", out, errOut)
+	}
+	if _, errOut := get("deploy", "-o", "custom-columns=NAME"); errOut != "error: -o custom-columns: \"NAME\": want HEADER:JSONPATH\n" {
+		t.Errorf("a bad column: %q", errOut)
+	}
+	if _, errOut := get("deploy", "-o", "table"); errOut != "error: unknown output format \"table\": want wide, name, yaml, json, jsonpath=TEMPLATE or custom-columns=HEADER:PATH,…\n" {
 		t.Errorf("an unknown format: %q", errOut)
 	}
 }
