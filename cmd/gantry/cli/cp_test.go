@@ -25,8 +25,7 @@ import (
 // the container's root (agentd's tests exec in real containers).
 func TestCopyToAndFromAContainer(t *testing.T) {
 	c := projtest.Start(t, projtest.Options{})
-	c.Apply("pod", "default", "web", map[string]any{"apiVersion": "v1", "kind": "Pod", "metadata": map[string]any{"name": "web", "namespace": "default"},
-		"spec": map[string]any{"nodeName": "n1", "containers": []any{map[string]any{"name": "web", "image": "busybox"}}}})
+	applyBoundPod(c, "web", "web", nil)
 	root := t.TempDir() // the container's /
 	execAgent(t, c, "n1", root)
 

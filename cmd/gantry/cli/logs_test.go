@@ -25,9 +25,7 @@ func TestLogsOfWorkloadsAndSelectors(t *testing.T) {
 		if name == "other" {
 			app = "db"
 		}
-		c.Apply("pod", "default", name, map[string]any{"apiVersion": "v1", "kind": "Pod",
-			"metadata": map[string]any{"name": name, "namespace": "default", "labels": map[string]string{"app": app}},
-			"spec":     map[string]any{"nodeName": "n1", "containers": []any{map[string]any{"name": "c", "image": "busybox"}}}})
+		applyBoundPod(c, name, "c", map[string]string{"app": app})
 	}
 	sub, err := c.Conn.NC.Subscribe(bus.AgentSubject("n1", bus.AgentLogs), func(m *nats.Msg) {
 		var req agent.LogsRequest

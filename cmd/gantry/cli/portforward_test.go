@@ -38,8 +38,7 @@ func TestParseForwards(t *testing.T) {
 // gets; agentd's tests forward to a real pod).
 func TestPortForwardRelaysConnections(t *testing.T) {
 	c := projtest.Start(t, projtest.Options{})
-	c.Apply("pod", "default", "web", map[string]any{"apiVersion": "v1", "kind": "Pod", "metadata": map[string]any{"name": "web", "namespace": "default"},
-		"spec": map[string]any{"nodeName": "n1", "containers": []any{map[string]any{"name": "web", "image": "busybox"}}}})
+	applyBoundPod(c, "web", "web", nil)
 	fakeAgent(t, c, "n1")
 
 	out := &watchOutput{}
@@ -73,6 +72,17 @@ func TestPortForwardRelaysConnections(t *testing.T) {
 			t.Fatalf("through the forward: %q %v, want %q", got, err, strings.ToUpper(msg))
 		}
 	}
+}
+
+// applyBoundPod applies a pod of one container already bound to node n1
+// (no scheduler runs in these tests).
+func applyBoundPod(c *projtest.Cluster, name, container string, labels map[string]string) {
+	meta := map[string]any{"name": name, "namespace": "default"}
+	if labels != nil {
+		meta["labels"] = labels
+	}
+	c.Apply("pod", "default", name, map[string]any{"apiVersion": "v1", "kind": "Pod", "metadata": meta,
+		"spec": map[string]any{"nodeName": "n1", "containers": []any{map[string]any{"name": container, "image": "busybox"}}}})
 }
 
 // fakeAgent answers port-forward requests for node on the bus: it reads
