@@ -95,13 +95,8 @@ func (a *Agent) stdin(ack *StreamAck, write func([]byte) (int, error), end func(
 // address the client names).
 func (a *Agent) handlePortForward(ctx context.Context, m *nats.Msg) {
 	var req PortForwardRequest
-	if err := json.Unmarshal(m.Data, &req); err != nil {
-		a.reply(m, StreamAck{Error: "bad request: " + err.Error()})
-		return
-	}
-	w, found := a.lookup(req.Namespace, req.Pod)
-	if !found {
-		a.reply(m, StreamAck{Error: fmt.Sprintf("pod %s/%s is not running on node %s", req.Namespace, req.Pod, a.cfg.NodeName)})
+	w, ok := a.find(m, &req, func() (string, string) { return req.Namespace, req.Pod })
+	if !ok {
 		return
 	}
 	pod, _ := w.snapshot()
@@ -139,18 +134,29 @@ func (a *Agent) handlePortForward(ctx context.Context, m *nats.Msg) {
 	end(a.conn.NC, req.Inbox, nil, err)
 }
 
-// accept decodes a request, finds its pod and acknowledges it.
-func (a *Agent) accept(m *nats.Msg, req any, names func() (string, string, string)) (uid, container string, ok bool) {
+// find decodes a request and finds the pod it names on this node; when
+// it cannot, it tells the client why.
+func (a *Agent) find(m *nats.Msg, req any, pod func() (ns, name string)) (*podWorker, bool) {
 	if err := json.Unmarshal(m.Data, req); err != nil {
 		a.reply(m, StreamAck{Error: "bad request: " + err.Error()})
-		return "", "", false
+		return nil, false
 	}
-	ns, name, container := names()
+	ns, name := pod()
 	w, found := a.lookup(ns, name)
 	if !found {
 		a.reply(m, StreamAck{Error: fmt.Sprintf("pod %s/%s is not running on node %s", ns, name, a.cfg.NodeName)})
+	}
+	return w, found
+}
+
+// accept finds a request's pod and container (default: the first) and,
+// but for an exec (which says where its stdin goes), acknowledges it.
+func (a *Agent) accept(m *nats.Msg, req any, names func() (string, string, string)) (uid, container string, ok bool) {
+	w, found := a.find(m, req, func() (string, string) { ns, name, _ := names(); return ns, name })
+	if !found {
 		return "", "", false
 	}
+	_, _, container = names()
 	if container == "" {
 		pod, _ := w.snapshot()
 		container = pod.Spec.Containers[0].Name

@@ -246,7 +246,7 @@ func (s *Service) dryRun(ctx context.Context, k *aggregates.Kind, subject string
 		return bus.Reply{}, err
 	}
 	if d.Event == nil {
-		return bus.Reply{Seq: state.Seq, Unchanged: true, Warnings: d.Warnings, Object: s.present(k, state)}, nil
+		return s.unchanged(k, state, d), nil
 	}
 	next, err := aggregates.Apply(state.Raw, *d.Event)
 	if err != nil {
@@ -255,10 +255,15 @@ func (s *Service) dryRun(ctx context.Context, k *aggregates.Kind, subject string
 	return bus.Reply{Seq: state.Seq, Event: d.Event.Verb, Warnings: d.Warnings, Object: s.present(k, aggregates.State{Raw: next, Seq: state.Seq})}, nil
 }
 
+// unchanged answers a decision that made no event.
+func (s *Service) unchanged(k *aggregates.Kind, state aggregates.State, d aggregates.Decision) bus.Reply {
+	return bus.Reply{Seq: state.Seq, Unchanged: true, Warnings: d.Warnings, Object: s.present(k, state)}
+}
+
 // appendDecision appends the decided event, if any, and answers.
 func (s *Service) appendDecision(ctx context.Context, k *aggregates.Kind, subject string, state aggregates.State, cmd aggregates.Command, cmdEnv bus.Envelope, d aggregates.Decision) (bus.Reply, error) {
 	if d.Event == nil {
-		return bus.Reply{Seq: state.Seq, Unchanged: true, Warnings: d.Warnings, Object: s.present(k, state)}, nil
+		return s.unchanged(k, state, d), nil
 	}
 	next, err := aggregates.Apply(state.Raw, *d.Event)
 	if err != nil {

@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/gantry-sh/gantry/agentd/agent"
+	"github.com/gantry-sh/gantry/bus"
 )
 
 // cpCmd is kubectl cp: files between this machine and a container, as a
@@ -59,15 +60,25 @@ func splitRemote(arg string) (remote, bool) {
 	return r, true
 }
 
+// split is the container path's directory ("/" at the root) and last
+// element: a file or a directory, never the root itself.
+func (r remote) split() (dir, base string, err error) {
+	dir, base = path.Split(path.Clean(r.path))
+	if base == "" || base == "/" {
+		return "", "", fmt.Errorf("cp: name a file or a directory in the container, not %s", r.path)
+	}
+	return or(dir, "/"), base, nil
+}
+
 // copyFrom runs `tar cf - -C DIR BASE` in the container and unpacks it at
 // local: into it when it is a directory, else as it.
 func (g *globals) copyFrom(ctx context.Context, src remote, local, container string) error {
-	dir, base := path.Split(path.Clean(src.path))
-	if base == "" || base == "/" {
-		return fmt.Errorf("cp: copy a file or a directory, not %s", src.path)
+	dir, base, err := src.split()
+	if err != nil {
+		return err
 	}
 	var archive, stderr bytes.Buffer
-	if err := g.execIn(ctx, src, container, []string{"tar", "cf", "-", "-C", or(dir, "/"), base}, nil, &archive, &stderr); err != nil {
+	if err := g.execIn(ctx, src, container, []string{"tar", "cf", "-", "-C", dir, base}, nil, &archive, &stderr); err != nil {
 		return err
 	}
 	target := local
@@ -80,16 +91,16 @@ func (g *globals) copyFrom(ctx context.Context, src remote, local, container str
 // copyTo packs local as the base name of dst and runs `tar xf - -C DIR`
 // in the container.
 func (g *globals) copyTo(ctx context.Context, local string, dst remote, container string) error {
-	dir, base := path.Split(path.Clean(dst.path))
-	if base == "" || base == "/" {
-		return fmt.Errorf("cp: name the file or directory to write, not %s", dst.path)
+	dir, base, err := dst.split()
+	if err != nil {
+		return err
 	}
 	var archive bytes.Buffer
 	if err := packTar(&archive, local, base); err != nil {
 		return err
 	}
 	var stdout, stderr bytes.Buffer
-	return g.execIn(ctx, dst, container, []string{"tar", "xf", "-", "-C", or(dir, "/")}, &archive, &stdout, &stderr)
+	return g.execIn(ctx, dst, container, []string{"tar", "xf", "-", "-C", dir}, &archive, &stdout, &stderr)
 }
 
 // execIn runs a command in the pod's container through its node's agent;
@@ -98,27 +109,24 @@ func (g *globals) execIn(ctx context.Context, r remote, container string, comman
 	if r.namespace != "" {
 		g.namespace = r.namespace
 	}
-	conn, client, err := g.connect()
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
-	pod, err := g.podOnNode(ctx, client, r.pod)
-	if err != nil {
-		return err
-	}
-	req := agent.ExecRequest{Namespace: pod.Namespace, Pod: pod.Name, Command: command, Stdin: stdin != nil}
-	if req.Container, err = g.pickContainer(pod, container); err != nil {
-		return err
-	}
-	code, err := agent.Exec(ctx, conn.NC, pod.Spec.NodeName, req, stdin, stdout, stderr)
-	if err != nil {
-		return err
-	}
-	if code != 0 {
-		return fmt.Errorf("cp: %s in %s/%s exited %d: %s", command[0], pod.Name, req.Container, code, strings.TrimSpace(stderr.String()))
-	}
-	return nil
+	return g.withClient(func(conn *bus.Conn, client *bus.Client) error {
+		pod, err := g.podOnNode(ctx, client, r.pod)
+		if err != nil {
+			return err
+		}
+		req := agent.ExecRequest{Namespace: pod.Namespace, Pod: pod.Name, Command: command, Stdin: stdin != nil}
+		if req.Container, err = g.pickContainer(pod, container); err != nil {
+			return err
+		}
+		code, err := agent.Exec(ctx, conn.NC, pod.Spec.NodeName, req, stdin, stdout, stderr)
+		if err != nil {
+			return err
+		}
+		if code != 0 {
+			return fmt.Errorf("cp: %s in %s/%s exited %d: %s", command[0], pod.Name, req.Container, code, strings.TrimSpace(stderr.String()))
+		}
+		return nil
+	})
 }
 
 // untar writes the archive's entries under root (the entry base), renamed

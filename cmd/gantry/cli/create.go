@@ -32,7 +32,7 @@ func createCmd(g *globals) *cobra.Command {
 	ns := &cobra.Command{
 		Use: "namespace NAME", Aliases: []string{"ns"}, Short: "Create a namespace", Args: cobra.ExactArgs(1),
 		RunE: func(_ *cobra.Command, args []string) error {
-			return g.create("namespace", "", &corev1.Namespace{TypeMeta: typeMeta("v1", "Namespace"), ObjectMeta: metav1.ObjectMeta{Name: args[0]}}, reason)
+			return g.create("namespace", &corev1.Namespace{TypeMeta: typeMeta("v1", "Namespace"), ObjectMeta: metav1.ObjectMeta{Name: args[0]}}, reason, "created")
 		},
 	}
 
@@ -52,7 +52,7 @@ func createCmd(g *globals) *cobra.Command {
 					setKey(&obj.BinaryData, k, v)
 				}
 			}
-			return g.create("configmap", g.ns(), obj, reason)
+			return g.create("configmap", obj, reason, "created")
 		},
 	}
 	data.addFlags(cm)
@@ -69,7 +69,7 @@ func createCmd(g *globals) *cobra.Command {
 			}
 			obj := &corev1.Secret{TypeMeta: typeMeta("v1", "Secret"), ObjectMeta: metav1.ObjectMeta{Name: args[0], Namespace: g.ns()},
 				Type: corev1.SecretType(stype), Data: values}
-			return g.create("secret", g.ns(), obj, reason)
+			return g.create("secret", obj, reason, "created")
 		},
 	}
 	sdata.addFlags(generic)
@@ -90,7 +90,7 @@ func createCmd(g *globals) *cobra.Command {
 				Spec: appsv1.DeploymentSpec{Replicas: &replicas, Selector: &metav1.LabelSelector{MatchLabels: labels},
 					Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: labels},
 						Spec: corev1.PodSpec{Containers: []corev1.Container{container(image, port)}}}}}
-			return g.create("deployment", g.ns(), obj, reason)
+			return g.create("deployment", obj, reason, "created")
 		},
 	}
 	deploy.Flags().StringVar(&image, "image", "", "the container image")
@@ -137,7 +137,7 @@ func runCmd(g *globals) *cobra.Command {
 			}
 			obj := &corev1.Pod{TypeMeta: typeMeta("v1", "Pod"), ObjectMeta: metav1.ObjectMeta{Name: args[0], Namespace: g.ns(), Labels: l},
 				Spec: corev1.PodSpec{RestartPolicy: corev1.RestartPolicy(restart), Containers: []corev1.Container{ctr}}}
-			return g.create("pod", g.ns(), obj, reason)
+			return g.create("pod", obj, reason, "created")
 		},
 	}
 	c.Flags().StringVar(&image, "image", "", "the container image")
@@ -162,7 +162,8 @@ func exposeCmd(g *globals) *cobra.Command {
 			if port <= 0 {
 				return fmt.Errorf("expose: --port is required")
 			}
-			return g.onObject(args, func(client *bus.Client, k *aggregates.Kind, ns, objName string) error {
+			var svc *corev1.Service
+			err := g.onObject(args, func(client *bus.Client, k *aggregates.Kind, ns, objName string) error {
 				var exposed json.RawMessage
 				if err := fetch(client, k.Token, ns, objName, &exposed); err != nil {
 					return err
@@ -175,20 +176,15 @@ func exposeCmd(g *globals) *cobra.Command {
 				if target != "" {
 					tp = intstr.Parse(target)
 				}
-				obj := &corev1.Service{TypeMeta: typeMeta("v1", "Service"), ObjectMeta: metav1.ObjectMeta{Name: or(name, objName), Namespace: ns},
+				svc = &corev1.Service{TypeMeta: typeMeta("v1", "Service"), ObjectMeta: metav1.ObjectMeta{Name: or(name, objName), Namespace: ns},
 					Spec: corev1.ServiceSpec{Type: corev1.ServiceType(typ), Selector: selector,
 						Ports: []corev1.ServicePort{{Port: port, TargetPort: tp, Protocol: corev1.Protocol(protocol)}}}}
-				raw, err := json.Marshal(obj)
-				if err != nil {
-					return err
-				}
-				svc, _ := g.kind("service")
-				if _, err := client.Do(ctx(), svc.Token, aggregates.VerbCreate, aggregates.Command{Namespace: ns, Name: obj.Name, Object: raw}, bus.CommandMeta{Reason: reason}); err != nil {
-					return err
-				}
-				fmt.Fprintf(g.out, "service/%s exposed\n", obj.Name)
 				return nil
 			})
+			if err != nil {
+				return err
+			}
+			return g.create("service", svc, reason, "exposed")
 		},
 	}
 	c.Flags().Int32Var(&port, "port", 0, "the service's port")
@@ -236,8 +232,9 @@ func selectorOf(k *aggregates.Kind, obj []byte) (map[string]string, error) {
 	return sel, nil
 }
 
-// create sends obj as a create command and prints kubectl's line.
-func (g *globals) create(kind, ns string, obj any, reason string) error {
+// create sends obj as a create command and prints kubectl's line, done
+// being its last word.
+func (g *globals) create(kind string, obj metav1.Object, reason, done string) error {
 	k, err := g.kind(kind)
 	if err != nil {
 		return err
@@ -246,11 +243,7 @@ func (g *globals) create(kind, ns string, obj any, reason string) error {
 	if err != nil {
 		return err
 	}
-	var meta struct {
-		Metadata struct{ Name string } `json:"metadata"`
-	}
-	_ = json.Unmarshal(raw, &meta)
-	return g.send(k, aggregates.VerbCreate, ns, meta.Metadata.Name, aggregates.Command{Object: raw}, reason, "created")
+	return g.send(k, aggregates.VerbCreate, obj.GetNamespace(), obj.GetName(), aggregates.Command{Object: raw}, reason, done)
 }
 
 func typeMeta(apiVersion, kind string) metav1.TypeMeta {

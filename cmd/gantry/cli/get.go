@@ -77,8 +77,8 @@ func (g *globals) get(client *bus.Client, kinds []string, name string, o getOpti
 	template, isPath := strings.CutPrefix(o.output, "jsonpath=")
 	var path *jsonpath.JSONPath
 	if isPath {
-		path = jsonpath.New("get").AllowMissingKeys(true) // kubectl's --allow-missing-template-keys default
-		if err := path.Parse(template); err != nil {
+		var err error
+		if path, err = newPath(template); err != nil {
 			return fmt.Errorf("-o jsonpath: %w", err)
 		}
 	}
@@ -92,8 +92,8 @@ func (g *globals) get(client *bus.Client, kinds []string, name string, o getOpti
 	}
 	var sortPath *jsonpath.JSONPath
 	if o.sortBy != "" {
-		sortPath = jsonpath.New("sort-by").AllowMissingKeys(true)
-		if err := sortPath.Parse(relaxedPath(o.sortBy)); err != nil {
+		var err error
+		if sortPath, err = newPath(relaxedPath(o.sortBy)); err != nil {
 			return fmt.Errorf("--sort-by: %w", err)
 		}
 	}
@@ -147,6 +147,13 @@ func (g *globals) get(client *bus.Client, kinds []string, name string, o getOpti
 		return printObjects(g, all, name != "" && len(kinds) == 1, o.output)
 	}
 	return nil
+}
+
+// newPath parses a JSONPath template as kubectl does, missing keys
+// allowed (its --allow-missing-template-keys default).
+func newPath(template string) (*jsonpath.JSONPath, error) {
+	p := jsonpath.New("").AllowMissingKeys(true)
+	return p, p.Parse(template)
 }
 
 // relaxedPath takes a JSONPath with or without its braces, as kubectl's
@@ -216,8 +223,8 @@ func parseColumns(spec string) ([]column, error) {
 		if !ok || header == "" || p == "" {
 			return nil, fmt.Errorf("-o custom-columns: %q: want HEADER:JSONPATH", c)
 		}
-		jp := jsonpath.New(header).AllowMissingKeys(true)
-		if err := jp.Parse(relaxedPath(p)); err != nil {
+		jp, err := newPath(relaxedPath(p))
+		if err != nil {
 			return nil, fmt.Errorf("-o custom-columns: %s: %w", header, err)
 		}
 		out = append(out, column{header, jp})
@@ -258,20 +265,27 @@ func printNames(g *globals, k *aggregates.Kind, items []json.RawMessage) error {
 // printPath is -o jsonpath=TEMPLATE, run as kubectl runs it: over the one
 // object asked for by name, else over a List of every object.
 func printPath(g *globals, path *jsonpath.JSONPath, items []json.RawMessage, single bool) error {
-	list := make([]any, len(items))
-	for i, raw := range items {
-		if err := json.Unmarshal(raw, &list[i]); err != nil {
-			return err
-		}
+	b, err := json.Marshal(listDoc(items, single))
+	if err != nil {
+		return err
 	}
-	var data any = map[string]any{"apiVersion": "v1", "kind": "List", "items": list, "metadata": map[string]any{}}
-	if single && len(list) == 1 {
-		data = list[0]
+	var data any
+	if err := json.Unmarshal(b, &data); err != nil {
+		return err
 	}
 	if err := path.Execute(g.out, data); err != nil {
 		return fmt.Errorf("-o jsonpath: %w", err)
 	}
 	return nil
+}
+
+// listDoc is what -o json, yaml and jsonpath print: the one object asked
+// for by name, else a List of every object.
+func listDoc(items []json.RawMessage, single bool) any {
+	if single && len(items) == 1 {
+		return items[0]
+	}
+	return map[string]any{"apiVersion": "v1", "kind": "List", "items": items, "metadata": map[string]any{}}
 }
 
 func (g *globals) where(k *aggregates.Kind, o getOptions) string {
@@ -306,11 +320,7 @@ func (g *globals) list(client *bus.Client, k *aggregates.Kind, name string, o ge
 }
 
 func printObjects(g *globals, items []json.RawMessage, single bool, format string) error {
-	var doc any = map[string]any{"apiVersion": "v1", "kind": "List", "items": items, "metadata": map[string]any{}}
-	if single && len(items) == 1 {
-		doc = items[0]
-	}
-	b, err := json.MarshalIndent(doc, "", "    ")
+	b, err := json.MarshalIndent(listDoc(items, single), "", "    ")
 	if err != nil {
 		return err
 	}

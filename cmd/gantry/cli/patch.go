@@ -50,51 +50,9 @@ func patchCmd(g *globals) *cobra.Command {
 	return c
 }
 
-// annotateCmd is kubectl annotate: key=value sets, key- removes, and a
-// value already set to something else is changed only with --overwrite.
+// annotateCmd is kubectl annotate (keysCmd).
 func annotateCmd(g *globals) *cobra.Command {
-	var reason string
-	var overwrite bool
-	c := &cobra.Command{
-		Use:   "annotate KIND NAME | KIND/NAME key=value… key-… [--overwrite]",
-		Short: "Add, change (key=value, --overwrite) or remove (key-) annotations",
-		Args:  cobra.MinimumNArgs(2),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			k, ns, name, changes, err := g.targetAndKeys(args, "annotation")
-			if err != nil {
-				return err
-			}
-			return g.withClient(func(_ *bus.Conn, client *bus.Client) error {
-				rv := ""
-				if !overwrite {
-					if rv, err = guardOverwrite(client, k, ns, name, "annotations", changes); err != nil {
-						return err
-					}
-				}
-				annotations := map[string]any{}
-				for key, v := range changes {
-					if v == nil {
-						annotations[key] = nil
-					} else {
-						annotations[key] = *v
-					}
-				}
-				r, err := patchObject(client, k.Token, ns, name, rv, map[string]any{"metadata": map[string]any{"annotations": annotations}}, reason)
-				if err != nil {
-					return err
-				}
-				word := "annotated"
-				if r.Unchanged {
-					word = "unchanged"
-				}
-				fmt.Fprintf(g.out, "%s/%s %s\n", resourceName(k), name, word)
-				return nil
-			})
-		},
-	}
-	c.Flags().BoolVar(&overwrite, "overwrite", false, "change annotations that already have a value")
-	c.Flags().StringVar(&reason, "reason", "", "why: recorded with the change in its history")
-	return c
+	return keysCmd(g, "annotate", "annotation", aggregates.VerbPatch, "annotated")
 }
 
 // guardOverwrite refuses, as kubectl without --overwrite, a change of a

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -26,30 +27,56 @@ func (g *globals) target(args []string) (*aggregates.Kind, string, string, error
 	if name == "" {
 		return nil, "", "", fmt.Errorf("a name is required: %s NAME or %s/NAME", kname, kname)
 	}
-	ns := g.ns()
+	return k, g.nsFor(k), name, nil
+}
+
+// nsFor is the namespace the flags name for objects of k ("" when k is
+// cluster-scoped).
+func (g *globals) nsFor(k *aggregates.Kind) string {
 	if !k.Namespaced {
-		ns = ""
+		return ""
 	}
-	return k, ns, name, nil
+	return g.ns()
+}
+
+// namesMatching names the objects of k in the namespace that selector
+// ("" for every one) matches.
+func (g *globals) namesMatching(client *bus.Client, k *aggregates.Kind, selector string) ([]string, error) {
+	items, _, err := g.list(client, k, "", getOptions{selector: selector})
+	if err != nil {
+		return nil, err
+	}
+	names := make([]string, 0, len(items))
+	for _, raw := range items {
+		m, err := metaOf(raw)
+		if err != nil {
+			return nil, err
+		}
+		names = append(names, m.Name)
+	}
+	return names, nil
 }
 
 // send connects, sends one command and prints kubectl's line for it.
 func (g *globals) send(k *aggregates.Kind, verb, ns, name string, cmd aggregates.Command, reason, done string) error {
-	conn, client, err := g.connect()
-	if err != nil {
-		return err
+	return g.withClient(func(_ *bus.Conn, client *bus.Client) error {
+		cmd.Namespace, cmd.Name = ns, name
+		r, err := client.Do(ctx(), k.Token, verb, cmd, bus.CommandMeta{Reason: reason})
+		if err != nil {
+			return err
+		}
+		g.done(k, name, r, verb != aggregates.VerbDelete, done)
+		return nil
+	})
+}
+
+// done prints kubectl's line for a command on an object: word, or
+// "unchanged" when it changed nothing (and that may be said).
+func (g *globals) done(k *aggregates.Kind, name string, r bus.Reply, sayUnchanged bool, word string) {
+	if r.Unchanged && sayUnchanged {
+		word = "unchanged"
 	}
-	defer conn.Close()
-	cmd.Namespace, cmd.Name = ns, name
-	r, err := client.Do(ctx(), k.Token, verb, cmd, bus.CommandMeta{Reason: reason})
-	if err != nil {
-		return err
-	}
-	if r.Unchanged && verb != aggregates.VerbDelete {
-		done = "unchanged"
-	}
-	fmt.Fprintf(g.out, "%s/%s %s\n", resourceName(k), name, done)
-	return nil
+	fmt.Fprintf(g.out, "%s/%s %s\n", resourceName(k), name, word)
 }
 
 func deleteCmd(g *globals) *cobra.Command {
@@ -110,13 +137,9 @@ func (g *globals) deleteTargets(args []string, selector string, all bool) ([]tar
 		}
 		var out []target
 		err = g.withClient(func(_ *bus.Conn, client *bus.Client) error {
-			items, _, err := g.list(client, k, "", getOptions{selector: selector})
-			for _, raw := range items {
-				m, err := metaOf(raw)
-				if err != nil {
-					return err
-				}
-				out = append(out, target{k, m.Namespace, m.Name})
+			names, err := g.namesMatching(client, k, selector)
+			for _, name := range names {
+				out = append(out, target{k, g.nsFor(k), name})
 			}
 			return err
 		})
@@ -193,31 +216,50 @@ func scaleCmd(g *globals) *cobra.Command {
 }
 
 func labelCmd(g *globals) *cobra.Command {
+	return keysCmd(g, "label", "label", aggregates.VerbLabel, "labeled")
+}
+
+// keysCmd is label (field "label") or annotate ("annotation"), named use: key=value
+// sets, key- removes, and a value already set to something else changes
+// only with --overwrite (kubectl's rule; the version read is the change's
+// precondition, so a value set meanwhile is not overwritten unseen
+// either). Labels have their command; annotations go as a merge patch.
+func keysCmd(g *globals, use, field, verb, word string) *cobra.Command {
 	var reason string
 	var overwrite bool
 	c := &cobra.Command{
-		Use:   "label KIND NAME | KIND/NAME key=value… key-… [--overwrite]",
-		Short: "Add, change (key=value, --overwrite) or remove (key-) labels",
+		Use:   use + " KIND NAME | KIND/NAME key=value… key-… [--overwrite]",
+		Short: "Add, change (key=value, --overwrite) or remove (key-) " + field + "s",
 		Args:  cobra.MinimumNArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			k, ns, name, labels, err := g.targetAndKeys(args, "label")
+			k, ns, name, keys, err := g.targetAndKeys(args, field)
 			if err != nil {
 				return err
 			}
-			cmdLabels := aggregates.Command{Labels: labels}
-			if !overwrite {
-				err := g.withClient(func(_ *bus.Conn, client *bus.Client) (err error) {
-					cmdLabels.ResourceVersion, err = guardOverwrite(client, k, ns, name, "labels", labels)
-					return err
-				})
+			return g.withClient(func(_ *bus.Conn, client *bus.Client) error {
+				rv := ""
+				if !overwrite {
+					if rv, err = guardOverwrite(client, k, ns, name, field+"s", keys); err != nil {
+						return err
+					}
+				}
+				c := aggregates.Command{Namespace: ns, Name: name, ResourceVersion: rv, Labels: keys}
+				if verb == aggregates.VerbPatch {
+					if c.Patch, err = json.Marshal(map[string]any{"metadata": map[string]any{field + "s": keys}}); err != nil {
+						return err
+					}
+					c.Labels = nil
+				}
+				r, err := client.Do(ctx(), k.Token, verb, c, bus.CommandMeta{Reason: reason})
 				if err != nil {
 					return err
 				}
-			}
-			return g.send(k, aggregates.VerbLabel, ns, name, cmdLabels, reason, "labeled")
+				g.done(k, name, r, true, word)
+				return nil
+			})
 		},
 	}
-	c.Flags().BoolVar(&overwrite, "overwrite", false, "change labels that already have a value")
+	c.Flags().BoolVar(&overwrite, "overwrite", false, "change "+field+"s that already have a value")
 	c.Flags().StringVar(&reason, "reason", "", "why: recorded with the change in its history")
 	return c
 }

@@ -10,7 +10,6 @@ import (
 
 	"github.com/spf13/cobra"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/client-go/util/jsonpath"
 
 	"github.com/gantry-sh/gantry/aggregates"
 	"github.com/gantry-sh/gantry/bus"
@@ -73,19 +72,12 @@ func parseWaitFor(s string) (waitTest, error) {
 		if !strings.HasPrefix(expr, "{") || i < 0 {
 			return waitTest{}, fmt.Errorf("--for %q: want jsonpath={PATH}=VALUE", s)
 		}
-		path := jsonpath.New("wait").AllowMissingKeys(true)
-		if err := path.Parse(expr[:i+1]); err != nil {
+		path, err := newPath(expr[:i+1])
+		if err != nil {
 			return waitTest{}, fmt.Errorf("--for %q: %w", s, err)
 		}
 		want := expr[i+2:]
-		return waitTest{met: func(obj []byte) bool {
-			var doc any
-			if obj == nil || json.Unmarshal(obj, &doc) != nil {
-				return false
-			}
-			var out strings.Builder
-			return path.Execute(&out, doc) == nil && out.String() == want
-		}, word: "condition met"}, nil
+		return waitTest{met: func(obj []byte) bool { return obj != nil && pathValue(path, obj) == want }, word: "condition met"}, nil
 	}
 	return waitTest{}, fmt.Errorf("--for %q: want condition=COND[=VALUE], delete or jsonpath={PATH}=VALUE", s)
 }
@@ -138,21 +130,11 @@ func (g *globals) waitTargets(args []string, selector string) (*aggregates.Kind,
 // waitFor polls the query service every 250 ms until every object meets
 // test, printing each as it does (kubectl's lines), or ctx ends.
 func (g *globals) waitFor(ctx context.Context, client *bus.Client, k *aggregates.Kind, names []string, selector string, test waitTest) error {
-	ns := g.ns()
-	if !k.Namespaced {
-		ns = ""
-	}
+	ns := g.nsFor(k)
 	if selector != "" {
-		items, _, err := g.list(client, k, "", getOptions{selector: selector})
-		if err != nil {
+		var err error
+		if names, err = g.namesMatching(client, k, selector); err != nil {
 			return err
-		}
-		for _, raw := range items {
-			m, err := metaOf(raw)
-			if err != nil {
-				return err
-			}
-			names = append(names, m.Name)
 		}
 		if len(names) == 0 {
 			return fmt.Errorf("no matching resources found")

@@ -11,7 +11,6 @@ import (
 	"unicode/utf8"
 
 	"k8s.io/apimachinery/pkg/labels"
-	"sigs.k8s.io/yaml"
 
 	"github.com/gantry-sh/gantry/aggregates"
 	"github.com/gantry-sh/gantry/bus"
@@ -132,7 +131,6 @@ func (w *watcher) fold(ctx context.Context, client *bus.Client, name string, e b
 			return err
 		}
 	}
-	w.known[key] = watched{obj: now, seq: seq}
 	if now == nil {
 		delete(w.known, key)
 		if was.obj != nil && w.matches(was.obj) {
@@ -140,6 +138,7 @@ func (w *watcher) fold(ctx context.Context, client *bus.Client, name string, e b
 		}
 		return nil
 	}
+	w.known[key] = watched{obj: now, seq: seq}
 	if w.matches(now) || was.obj != nil && w.matches(was.obj) {
 		return w.print(now)
 	}
@@ -196,24 +195,11 @@ func (w *watcher) printList(items []json.RawMessage) error {
 // print shows one object: a table row, or a JSON or YAML document.
 func (w *watcher) print(obj []byte) error {
 	switch w.o.output {
-	case "json", "yaml":
-		var doc any
-		if err := json.Unmarshal(obj, &doc); err != nil {
-			return err
-		}
-		b, err := json.MarshalIndent(doc, "", "    ")
-		if err != nil {
-			return err
-		}
-		if w.o.output == "yaml" {
-			if b, err = yaml.JSONToYAML(b); err != nil {
-				return err
-			}
-			_, err = fmt.Fprintf(w.g.out, "---\n%s", b)
-			return err
-		}
-		_, err = fmt.Fprintf(w.g.out, "%s\n", b)
-		return err
+	case "yaml":
+		fmt.Fprint(w.g.out, "---\n") // documents follow one another
+		fallthrough
+	case "json":
+		return printObjects(w.g, []json.RawMessage{obj}, true, w.o.output)
 	}
 	return w.rows([]json.RawMessage{obj})
 }
