@@ -6,7 +6,9 @@ import (
 	"crypto/rand"
 	"errors"
 	"flag"
+	"fmt"
 	"os"
+	"os/exec"
 	"runtime"
 	"runtime/debug"
 	"runtime/pprof"
@@ -31,6 +33,8 @@ var (
 	benchObjects = flag.Int("objects", 100_000, "objects BenchmarkMemory creates")
 	planeHeap    = flag.String("planeheap", "", "write heap profiles of BenchmarkMemory/plane, while it holds the objects, to this file (and, with -settle, to FILE.settled after the idle)")
 	settle       = flag.Duration("settle", 0, "BenchmarkMemory/plane: measure again after the control plane idled this long")
+	// memClientProcess: the clients of `gantry up` are other processes.
+	memClientProcess = flag.Bool("memclientprocess", true, "BenchmarkMemory/plane*: send the creates from a child process over loopback TCP (false: from 16 in-process connections of the benchmark's own process)")
 )
 
 // BenchmarkMemory measures what holding objects costs, beyond their JSON:
@@ -42,7 +46,10 @@ var (
 //	view   a View folding -objects created events (decoded one by one, as a replay does)
 //	plane  a `gantry up`-like control plane in this process (embedded
 //	       JetStream, command service, projector with its state bucket, query
-//	       service; no workers) taking -objects create commands from 16 clients;
+//	       service; no workers) taking -objects create commands from 16 clients
+//	       (connections of a child process over loopback TCP, as the CLI's
+//	       and the agents' are: what they allocate is not the plane's;
+//	       -memclientprocess=false sends from this process instead);
 //	       creates/s is their rate, kv-lag-s how long after the last reply the
 //	       state bucket's checkpoint reached it; with -settle, heap and RSS
 //	       are measured again after the plane idled that long. It runs with
@@ -57,8 +64,9 @@ var (
 // objects), heap-over-B/obj and rss-over-B/obj (the same minus json-B),
 // live-over-B/obj (the live objects, HeapAlloc, minus json-B: heap-over
 // minus live-over is spans kept in use by a few live objects among freed
-// ones); for plane also cpu-µs/create (the process's CPU time while the
-// creates ran and were projected), alloc-B/create (bytes allocated) and the
+// ones); for plane also cpu-µs/create (this process's CPU time while the
+// creates ran and were projected: the plane's, and the clients' only with
+// -memclientprocess=false), alloc-B/create (bytes allocated) and the
 // settled-* figures.
 //
 // Run: go test ./projections -run '^$' -bench Memory -benchtime 1x -objects 100000
@@ -357,6 +365,9 @@ func startMemPlane(b *testing.B, dir string) *memPlane {
 		p.wg.Add(1)
 		go func() { defer p.wg.Done(); _ = run() }()
 	}
+	if *memClientProcess {
+		return p // the clients connect from their own process
+	}
 	p.clients = make([]*bus.Conn, memClients)
 	for i := range p.clients {
 		if p.clients[i], err = bus.ConnectInProcess(p.ns, "client-"+strconv.Itoa(i)); err != nil {
@@ -389,19 +400,42 @@ func (p *memPlane) stop() {
 // last; it returns the last event's sequence and when the last reply came,
 // counted from the benchmark's timer.
 func (p *memPlane) create(b *testing.B, objs []*genObject) (last uint64, sent time.Duration) {
+	var err error
+	if *memClientProcess {
+		last, err = createFromProcess(p.ns.ClientURL(), len(objs))
+	} else {
+		last, err = sendCreates(p.clients, objs)
+	}
+	sent = b.Elapsed()
+	if err != nil {
+		b.Fatal(err)
+	}
+	wctx, wcancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer wcancel()
+	if err := p.view.WaitFor(wctx, last); err != nil {
+		b.Fatal(err)
+	}
+	waitCheckpoint(b, p.conn, last)
+	return last, sent
+}
+
+// sendCreates sends one create per object (after the ten namespaces) from
+// one client per connection, memClients at once, and returns the last
+// event's sequence.
+func sendCreates(conns []*bus.Conn, objs []*genObject) (last uint64, err error) {
 	ctx := context.Background()
-	cl := bus.NewClient(p.clients[0], bus.Identity{Source: "user/bench"})
+	cl := bus.NewClient(conns[0], bus.Identity{Source: "user/bench"})
 	for i := range 10 {
 		name := "ns-" + strconv.Itoa(i)
 		if err := doRetry(cl, "namespace", aggregates.Command{Name: name, Object: []byte(`{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"` + name + `"}}`)}); err != nil {
-			b.Fatal(err)
+			return 0, err
 		}
 	}
 	var next, max atomic.Int64
 	var firstErr atomic.Value
 	var cw sync.WaitGroup
-	for i := range p.clients {
-		cl := bus.NewClient(p.clients[i], bus.Identity{Source: "user/bench"})
+	for _, c := range conns {
+		cl := bus.NewClient(c, bus.Identity{Source: "user/bench"})
 		cw.Add(1)
 		go func() {
 			defer cw.Done()
@@ -422,18 +456,65 @@ func (p *memPlane) create(b *testing.B, objs []*genObject) (last uint64, sent ti
 		}()
 	}
 	cw.Wait()
-	sent = b.Elapsed()
-	if err := firstErr.Load(); err != nil {
-		b.Fatal(err)
+	if err, _ := firstErr.Load().(error); err != nil {
+		return 0, err
 	}
-	last = uint64(max.Load())
-	wctx, wcancel := context.WithTimeout(ctx, 5*time.Minute)
-	defer wcancel()
-	if err := p.view.WaitFor(wctx, last); err != nil {
-		b.Fatal(err)
+	return uint64(max.Load()), nil
+}
+
+// The memory benchmark's client process: the test binary run again with
+// these set, for TestMemoryBenchClients alone.
+const (
+	clientURLEnv     = "GANTRY_MEMBENCH_URL"
+	clientObjectsEnv = "GANTRY_MEMBENCH_OBJECTS"
+	clientLastPrefix = "gantry-membench-last "
+)
+
+// createFromProcess sends the creates of planObjects(objects) from a child
+// process over loopback TCP, as `gantry up`'s clients (the CLI, agents)
+// do: what they allocate is not the plane's. It returns the last event's
+// sequence.
+func createFromProcess(url string, objects int) (uint64, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestMemoryBenchClients$", "-test.count=1")
+	cmd.Env = append(os.Environ(), clientURLEnv+"="+url, clientObjectsEnv+"="+strconv.Itoa(objects), "GOGC=")
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Run(); err != nil { // Run waits for the child: nothing outlives it
+		return 0, fmt.Errorf("client process: %w: %s", err, out.Bytes())
 	}
-	waitCheckpoint(b, p.conn, last)
-	return last, sent
+	for _, line := range strings.Split(out.String(), "\n") {
+		if v, ok := strings.CutPrefix(line, clientLastPrefix); ok {
+			return strconv.ParseUint(strings.TrimSpace(v), 10, 64)
+		}
+	}
+	return 0, fmt.Errorf("client process: no %q line: %s", clientLastPrefix, out.Bytes())
+}
+
+// TestMemoryBenchClients is BenchmarkMemory's client process (see
+// createFromProcess); run on its own it does nothing.
+func TestMemoryBenchClients(t *testing.T) {
+	url := os.Getenv(clientURLEnv)
+	if url == "" {
+		t.Skip("the client process of BenchmarkMemory/plane: run by it")
+	}
+	objects, err := strconv.Atoi(os.Getenv(clientObjectsEnv))
+	if err != nil {
+		t.Fatal(err)
+	}
+	conns := make([]*bus.Conn, memClients)
+	for i := range conns {
+		if conns[i], err = bus.Connect(url, "client-"+strconv.Itoa(i)); err != nil {
+			t.Fatal(err)
+		}
+		defer conns[i].Close()
+	}
+	last, err := sendCreates(conns, planObjects(objects))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Printf("%s%d\n", clientLastPrefix, last)
 }
 
 // writeHeapProfile writes the heap as of the last GC (measure ran one) to

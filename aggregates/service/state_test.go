@@ -51,3 +51,52 @@ func TestStateCacheReplaceAndDelete(t *testing.T) {
 		t.Fatalf("delete: still cached or %d bytes", c.bytes)
 	}
 }
+
+// The cache copies what it is given into its chunks, and what it hands out
+// stays as it was through later puts, evictions and compactions.
+func TestStateCacheKeepsItsOwnCopies(t *testing.T) {
+	c := newStateCache()
+	want := map[string]string{}
+	var handedOut []aggregates.State
+	var handedWant []string
+	buf := make([]byte, 0, 4096)
+	compactions := 0
+	for i := range 6 * cacheLimit {
+		subject := []byte("gantry.evt.pod.default.p" + strconv.Itoa(i%(2*cacheLimit)))
+		buf = append(buf[:0], `{"i":`...)
+		buf = strconv.AppendInt(buf, int64(i), 10)
+		buf = append(buf, bytes.Repeat([]byte{'x'}, i%1500)...)
+		buf = append(buf, '}')
+		written := c.written
+		c.put(string(subject), aggregates.State{Raw: buf, Seq: uint64(i + 1)})
+		if c.written < written {
+			compactions++
+		}
+		want[string(subject)] = string(buf)
+		clear(buf) // the caller's buffer is reused: the cache must not share it
+		clear(subject)
+		if i%997 == 0 {
+			st, _ := c.get("gantry.evt.pod.default.p" + strconv.Itoa(i%(2*cacheLimit)))
+			handedOut, handedWant = append(handedOut, st), append(handedWant, string(st.Raw))
+			if cap(st.Raw) != len(st.Raw) { // an append would write where the next entry goes
+				t.Fatalf("a cached object has room to append: len %d, cap %d", len(st.Raw), cap(st.Raw))
+			}
+		}
+		if c.written >= 2*cacheBytes {
+			t.Fatalf("after %d puts: %d bytes written since the last compaction", i+1, c.written)
+		}
+	}
+	if compactions == 0 {
+		t.Fatal("no compaction happened: the test does not cover it")
+	}
+	for subject, st := range c.entries {
+		if got := string(st.Raw); got != want[subject] {
+			t.Fatalf("%s: cached %.40q, put %.40q", subject, got, want[subject])
+		}
+	}
+	for i, st := range handedOut {
+		if string(st.Raw) != handedWant[i] {
+			t.Fatalf("a state handed out changed: %.40q, was %.40q", st.Raw, handedWant[i])
+		}
+	}
+}
