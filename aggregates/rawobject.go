@@ -38,19 +38,7 @@ type fastEdit struct {
 // to dst; ok false: it declined.
 func applyFast(dst, obj []byte, e Event) (out []byte, ok bool) {
 	var buf [8]fastEdit
-	edits := buf[:0]
-	switch e.Verb {
-	case Scaled:
-		edits, ok = scaledEdits(e.Data, edits)
-	case Labeled:
-		edits, ok = labeledEdits(e.Data, edits)
-	case Bound:
-		edits, ok = boundEdits(e.Data, edits)
-	case StatusChanged:
-		edits, ok = statusEdits(e.Data, edits)
-	default:
-		return nil, false
-	}
+	edits, ok := eventEdits(e, buf[:0])
 	if !ok {
 		return nil, false
 	}
@@ -62,6 +50,94 @@ func applyFast(dst, obj []byte, e Event) (out []byte, ok bool) {
 	}
 	sortEdits(edits)
 	return editObject(dst, obj, edits, 0)
+}
+
+// eventEdits appends the edits e stands for; false: the fast path does not
+// take e (its verb, or anything in its data).
+func eventEdits(e Event, edits []fastEdit) ([]fastEdit, bool) {
+	switch e.Verb {
+	case Scaled:
+		return scaledEdits(e.Data, edits)
+	case Labeled:
+		return labeledEdits(e.Data, edits)
+	case Bound:
+		return boundEdits(e.Data, edits)
+	case StatusChanged:
+		return statusEdits(e.Data, edits)
+	}
+	return nil, false
+}
+
+// Edits are the fast path's edits of a run of events on one object,
+// merged: a path set again keeps the last value, as applying the events
+// one after another would. Folding a stream, an object's run of scaled,
+// labeled, bound and status events is applied in one pass at the end
+// (projections' deferred fold) instead of splitting and writing the whole
+// object once per event.
+type Edits struct {
+	list []fastEdit
+}
+
+// Add merges e's edits, copying the values it keeps (e.Data may be reused
+// once Add returns); false: the fast path does not take e, and x is as it
+// was.
+func (x *Edits) Add(e Event) bool {
+	var buf [8]fastEdit
+	edits, ok := eventEdits(e, buf[:0])
+	if !ok {
+		return false
+	}
+	for _, ed := range edits {
+		if ed.value != nil {
+			ed.value = bytes.Clone(ed.value)
+		}
+		if i := slices.IndexFunc(x.list, func(o fastEdit) bool { return o.depth == ed.depth && o.path == ed.path }); i >= 0 {
+			x.list[i].value = ed.value
+		} else {
+			x.list = append(x.list, ed)
+		}
+	}
+	return true
+}
+
+// Empty: no edits merged.
+func (x *Edits) Empty() bool { return len(x.list) == 0 }
+
+// AppendTo applies the merged edits to obj, appending the result to dst:
+// the bytes AppendApply writes applying the events one after another,
+// when obj is Editable. ok false: the fast path declined (obj was not).
+func (x *Edits) AppendTo(dst, obj []byte) ([]byte, bool) {
+	if len(x.list) == 0 {
+		return append(dst, obj...), true
+	}
+	if !isObject(obj) {
+		return nil, false
+	}
+	edits := slices.Clone(x.list)
+	sortEdits(edits)
+	return editObject(dst, obj, edits, 0)
+}
+
+// probeEdits touch every object an edit of Edits may reach: the object,
+// its metadata, metadata.labels and spec.
+var probeEdits = []fastEdit{
+	{path: [3]string{"metadata", "generation"}, depth: 2, value: []byte("0")},
+	{path: [3]string{"metadata", "labels", "probe"}, depth: 3},
+	{path: [3]string{"spec", "replicas"}, depth: 2, value: []byte("0")},
+	{path: [3]string{"status"}, depth: 1},
+}
+
+// Editable: obj is an object the fast path edits along every path an
+// Edits may hold (each object on them splits, with plain keys, no null
+// member and no key twice), so Edits.AppendTo takes any merge of events on
+// it, and the objects it writes are editable again.
+func Editable(obj []byte) bool {
+	if !isObject(obj) {
+		return false
+	}
+	var buf [1024]byte
+	_, ok := editObject(buf[:0], obj, probeEdits, 0)
+	return ok
 }
 
 // isObject: obj starts (after white space) with '{'.

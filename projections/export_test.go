@@ -20,3 +20,25 @@ func ArenaBytes(v *View) (live, dead int) {
 	}
 	return live, dead
 }
+
+// DeferEdits is View.deferEdits (on) or endDeferring (off), for the
+// deferred fold's tests.
+func DeferEdits(v *View, on bool) error {
+	if on {
+		v.deferEdits()
+		return nil
+	}
+	return v.endDeferring()
+}
+
+// PendingRuns is how many objects have deferred edits.
+func PendingRuns(v *View) int {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return len(v.pending)
+}
+
+// Current is View.current: Get applying that object's deferred run only.
+func Current(v *View, kind, namespace, name string) (Entry, bool) {
+	return v.current(kind, namespace, name)
+}

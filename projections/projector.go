@@ -130,6 +130,9 @@ func (p *Projector) CatchUp(ctx context.Context) error {
 	// deleted since (a pod's node never changes while it lives). The
 	// writes past the checkpoint may have landed before a crash.
 	podNodes := map[string][]string{}
+	// Runs of edits are deferred as the View folds (View.deferEdits); the
+	// pods read past the checkpoint have theirs applied as they are read.
+	p.view.deferEdits()
 	err = p.store.ReplayData(ctx, nil, 1, head, func(e bus.Envelope) error {
 		if e.Seq <= checkpoint {
 			return p.view.Fold(e)
@@ -140,20 +143,21 @@ func (p *Projector) CatchUp(ctx context.Context) error {
 			touched[k] = true
 			return p.view.Fold(e)
 		}
-		before, had := p.view.Get(kind, ns, name)
-		id := ns + "/" + name
-		if had && !touched[k] {
-			podNodes[id] = appendNode(podNodes[id], nodeOf(before.Raw))
+		// The node it was indexed under: read as it was at the checkpoint
+		// (its first event since) and as it is deleted.
+		_, verb, _, _ := bus.ParseEventType(e.Type)
+		if !touched[k] || verb == aggregates.Deleted {
+			if before, had := p.view.current(kind, ns, name); had {
+				id := ns + "/" + name
+				podNodes[id] = appendNode(podNodes[id], nodeOf(before.Raw))
+			}
 		}
 		touched[k] = true
-		if err := p.view.Fold(e); err != nil {
-			return err
-		}
-		if _, has := p.view.Get(kind, ns, name); had && !has {
-			podNodes[id] = appendNode(podNodes[id], nodeOf(before.Raw))
-		}
-		return nil
+		return p.view.Fold(e)
 	})
+	if derr := p.view.endDeferring(); err == nil {
+		err = derr
+	}
 	if err != nil {
 		return err
 	}
@@ -376,7 +380,12 @@ func (p *Projector) materialise(ctx context.Context, w *bus.KVWriter, c Change) 
 // At rebuilds a view as of stream sequence seq (0: the empty cluster).
 func At(ctx context.Context, store *bus.Store, sealer *seal.Sealer, seq uint64) (*View, error) {
 	v := NewView(sealer)
-	if err := store.ReplayData(ctx, nil, 1, seq, v.Fold); err != nil {
+	v.deferEdits() // nobody reads v before it is returned
+	err := store.ReplayData(ctx, nil, 1, seq, v.Fold)
+	if derr := v.endDeferring(); err == nil {
+		err = derr
+	}
+	if err != nil {
 		return nil, err
 	}
 	v.Advance(seq)

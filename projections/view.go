@@ -55,6 +55,14 @@ type View struct {
 	arena   arena
 	entries []Entry  // a block entries are taken from, in order
 	free    []*Entry // entries of deleted objects, to take again
+
+	// While deferring (a catch-up folding the stream), an object's run of
+	// scaled, labeled, bound and status events is merged and applied in
+	// one pass when the object is next read, changed otherwise, or the
+	// deferring ends; see deferEdits.
+	deferring bool
+	pending   map[*Entry]*aggregates.Edits
+	deferErr  error // a merged run the fast path declined (a bug: Editable admitted the object)
 }
 
 // NewView makes an empty view; sealer opens Secret data (nil: left sealed).
@@ -71,6 +79,7 @@ func (v *View) OnChange(fn func(Change)) { v.Watch(fn) }
 func (v *View) Watch(fn func(Change)) (stop func()) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
+	v.flushAll() // what fn is told follows what the View holds
 	v.nextSub++
 	id := v.nextSub
 	v.subs = append(slices.Clip(v.subs), watcher{id, fn})
@@ -110,6 +119,20 @@ func (v *View) Fold(e bus.Envelope) error {
 		v.objects[kind] = byKey
 	}
 	cur := byKey[ns+"/"+name] // a key built only to look up stays off the heap
+	if cur != nil && v.deferring && len(v.subs) == 0 && v.deferEdit(cur, verb, data) {
+		cur.Seq = e.Seq
+		v.mu.Unlock()
+		v.progress.Advance(e.Seq)
+		return nil
+	}
+	if cur != nil && verb == aggregates.Deleted {
+		delete(v.pending, cur) // what it would have changed goes with it
+	} else if cur != nil {
+		if err := v.flushEdits(cur); err != nil {
+			v.mu.Unlock()
+			return err
+		}
+	}
 	var prev, raw []byte
 	if cur != nil {
 		prev = cur.Raw
@@ -158,6 +181,109 @@ func (v *View) Fold(e bus.Envelope) error {
 	return nil
 }
 
+// deferEdits starts deferring runs of edits; endDeferring applies them.
+//
+// Folding a stream from the start, most events edit an object that the
+// next few thousand events edit again; applying each one splits and
+// writes the whole object. Deferred, an object's run of events the fast
+// path takes (aggregates.Edits) costs one split and one write, however
+// long. Only objects aggregates.Editable admits are deferred, so the
+// merged edits write the bytes the events would have written one by one
+// (TestEditsMatchApplyingInTurn); any other event on the object applies
+// its run first. Reads apply every run before they look, and nothing is
+// deferred while anyone watches the View's changes.
+func (v *View) deferEdits() {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.deferring = true
+	if v.pending == nil {
+		v.pending = map[*Entry]*aggregates.Edits{}
+	}
+}
+
+// endDeferring applies every deferred run and stops deferring; the error
+// is that of a run the fast path declined, if any.
+func (v *View) endDeferring() error {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.deferring = false
+	v.flushAll()
+	err := v.deferErr
+	v.deferErr = nil
+	return err
+}
+
+// deferEdit merges the event into the object's run; false: it is not one
+// to defer, and the caller applies it (after the run). Under v.mu.
+func (v *View) deferEdit(cur *Entry, verb string, data []byte) bool {
+	ev := aggregates.Event{Verb: verb, Data: data}
+	if x := v.pending[cur]; x != nil {
+		return x.Add(ev)
+	}
+	if !aggregates.Editable(cur.Raw) {
+		return false
+	}
+	x := &aggregates.Edits{}
+	if !x.Add(ev) {
+		return false
+	}
+	v.pending[cur] = x
+	return true
+}
+
+// flushEdits applies the object's deferred run, if any. Under v.mu.
+func (v *View) flushEdits(e *Entry) error {
+	x := v.pending[e]
+	if x == nil {
+		return nil
+	}
+	delete(v.pending, e)
+	raw, ok := x.AppendTo(v.arena.tail(), e.Raw)
+	if !ok {
+		err := fmt.Errorf("projections: %s %s/%s: the deferred edits up to event %d were declined", e.Kind, e.Namespace, e.Name, e.Seq)
+		if v.deferErr == nil {
+			v.deferErr = err
+		}
+		return err
+	}
+	v.arena.keep(e, raw)
+	return nil
+}
+
+// flushAll applies every deferred run. Under v.mu.
+func (v *View) flushAll() {
+	for e := range v.pending {
+		_ = v.flushEdits(e) // kept in deferErr
+	}
+}
+
+// current is Get for a fold's own reads while deferring: it applies that
+// object's run only.
+func (v *View) current(kind, namespace, name string) (Entry, bool) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	e := v.objects[kind][namespace+"/"+name]
+	if e == nil {
+		return Entry{}, false
+	}
+	_ = v.flushEdits(e) // an error is kept in deferErr, for endDeferring
+	return *e, true
+}
+
+// rlock takes the read lock once no deferred run is left.
+func (v *View) rlock() {
+	for {
+		v.mu.RLock()
+		if len(v.pending) == 0 {
+			return
+		}
+		v.mu.RUnlock()
+		v.mu.Lock()
+		v.flushAll()
+		v.mu.Unlock()
+	}
+}
+
 // newEntry takes an entry for a new object: one a deleted object left,
 // or the next of a block. Blocks of entries, like the arena's chunks, keep
 // them off the spans of short-lived garbage of their size.
@@ -202,7 +328,7 @@ func (v *View) WaitFor(ctx context.Context, seq uint64) error {
 
 // Get returns one object.
 func (v *View) Get(kind, namespace, name string) (Entry, bool) {
-	v.mu.RLock()
+	v.rlock()
 	defer v.mu.RUnlock()
 	e := v.objects[kind][namespace+"/"+name]
 	if e == nil {
@@ -214,7 +340,7 @@ func (v *View) Get(kind, namespace, name string) (Entry, bool) {
 // List returns the objects of a kind in a namespace ("" for all), sorted
 // by namespace and name.
 func (v *View) List(kind, namespace string) []Entry {
-	v.mu.RLock()
+	v.rlock()
 	out := make([]Entry, 0, len(v.objects[kind]))
 	for _, e := range v.objects[kind] {
 		if namespace == "" || e.Namespace == namespace {
@@ -233,7 +359,7 @@ func (v *View) List(kind, namespace string) []Entry {
 
 // Len is the number of objects held.
 func (v *View) Len() int {
-	v.mu.RLock()
+	v.rlock()
 	defer v.mu.RUnlock()
 	n := 0
 	for _, m := range v.objects {
