@@ -208,6 +208,7 @@ func (v *View) endDeferring() error {
 	defer v.mu.Unlock()
 	v.deferring = false
 	v.flushAll()
+	v.pending = nil // a map keeps the room of its largest size
 	err := v.deferErr
 	v.deferErr = nil
 	return err
