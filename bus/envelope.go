@@ -283,6 +283,25 @@ func fromBinary(ce *cloudevents.Event, data []byte, h nats.Header) error {
 // CloudEvents 1.0 that matter here: specversion 1.0; id, source and type
 // present; source a URI-reference; JSON data.
 func decodeStructured(data []byte) (Envelope, error) {
+	if e, ok, err := decodeStructuredOwn(data); ok {
+		return e, err
+	}
+	return decodeStructuredGeneral(data)
+}
+
+// checkStructured: source is a URI-reference and the data is JSON.
+func checkStructured(source, contentType string) error {
+	if _, err := url.Parse(source); err != nil {
+		return fmt.Errorf("%w: source %q is not a URI-reference", ErrInvalidEvent, source)
+	}
+	if contentType != "" && !strings.HasPrefix(contentType, "application/json") {
+		return fmt.Errorf("%w: datacontenttype %q: Gantry takes application/json data", ErrInvalidEvent, contentType)
+	}
+	return nil
+}
+
+// decodeStructuredGeneral is decodeStructured without the fast path.
+func decodeStructuredGeneral(data []byte) (Envelope, error) {
 	var w wire
 	if err := json.Unmarshal(data, &w); err != nil {
 		return Envelope{}, fmt.Errorf("%w: %v", ErrInvalidEvent, err)
@@ -300,11 +319,8 @@ func decodeStructured(data []byte) (Envelope, error) {
 		sort.Strings(missing)
 		return Envelope{}, fmt.Errorf("%w: %s required", ErrInvalidEvent, strings.Join(missing, ", "))
 	}
-	if _, err := url.Parse(w.Source); err != nil {
-		return Envelope{}, fmt.Errorf("%w: source %q is not a URI-reference", ErrInvalidEvent, w.Source)
-	}
-	if ct := w.DataContentType; ct != "" && !strings.HasPrefix(ct, "application/json") {
-		return Envelope{}, fmt.Errorf("%w: datacontenttype %q: Gantry takes application/json data", ErrInvalidEvent, ct)
+	if err := checkStructured(w.Source, w.DataContentType); err != nil {
+		return Envelope{}, err
 	}
 	if w.Data == nil && w.DataBase64 != nil {
 		if !json.Valid(w.DataBase64) {
