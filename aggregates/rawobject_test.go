@@ -36,8 +36,11 @@ func TestFastApplyMatchesGeneral(t *testing.T) {
 			t.Fatalf("%s %s on %s:\nfast    %s\ngeneral %s", e.Verb, e.Data, obj, got, want)
 		}
 	})
+	// About one drawn case in five takes the fast path: fewer than three in
+	// a hundred means the generator broke, not bad luck (fewer than ten
+	// happened once in a few hundred runs).
 	t.Logf("fast path took %d events", taken)
-	if taken < 10 {
+	if taken < 3 {
 		t.Errorf("the fast path took only %d events", taken)
 	}
 }
@@ -338,7 +341,7 @@ func TestEditsMatchApplyingInTurn(t *testing.T) {
 			}
 		}
 	})
-	if merged < 20 {
+	if merged < 10 { // about a third of the drawn runs merge edits
 		t.Errorf("only %d runs merged any edit", merged)
 	}
 }
