@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -47,6 +48,7 @@ type Service struct {
 
 	mu       sync.Mutex
 	cache    stateCache   // by event subject (state.go)
+	last     atomic.Int64 // when the last command came, Unix nanoseconds (dropIdleCache)
 	policies *policies    // quotas and limit ranges by namespace
 	gate     sync.RWMutex // held to stop routing into lanes
 	stopped  bool
@@ -98,6 +100,20 @@ func (s *Service) Run(ctx context.Context) error {
 		defer wg.Done()
 		_ = s.followPolicies(ctx)
 	}()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		t := time.NewTicker(cacheIdle / 2)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case now := <-t.C:
+				s.dropIdleCache(now)
+			}
+		}
+	}()
 	sub, err := s.conn.NC.QueueSubscribe(bus.AllCommands, bus.CommandQueue, s.route)
 	if err != nil {
 		return fmt.Errorf("service: subscribe: %w", err)
@@ -121,6 +137,7 @@ func (s *Service) Run(ctx context.Context) error {
 // route sends a command to the lane of its object, so commands on one
 // object are decided in order.
 func (s *Service) route(m *nats.Msg) {
+	s.last.Store(time.Now().UnixNano())
 	h := fnv.New32a()
 	h.Write([]byte(m.Subject[:max(strings.LastIndexByte(m.Subject, '.'), 0)])) // the kind, not the verb
 	key := m.Header.Get(bus.ObjectHeader)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 	"unsafe"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -170,6 +171,25 @@ func (c *stateCache) compact() {
 	for subject, st := range old {
 		st.Raw = c.keep(st.Raw)
 		c.entries[c.keepString(subject)] = st
+	}
+}
+
+// cacheIdle: once no command has come for this long, nothing in the cache
+// is hot any more, and it goes with the memory it holds (a few MiB and
+// its map, more than 40 B per object of a 100,000-object plane at rest;
+// BENCHMARKS.md, memory). The next command on an object reads it again.
+const cacheIdle = 10 * time.Second
+
+// dropIdleCache empties the cache if no command came in the cacheIdle
+// before now.
+func (s *Service) dropIdleCache(now time.Time) {
+	if now.Sub(time.Unix(0, s.last.Load())) < cacheIdle {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.cache.entries) > 0 {
+		s.cache = newStateCache()
 	}
 }
 

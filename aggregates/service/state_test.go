@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/gantry-sh/gantry/aggregates"
 )
@@ -98,5 +99,21 @@ func TestStateCacheKeepsItsOwnCopies(t *testing.T) {
 		if string(st.Raw) != handedWant[i] {
 			t.Fatalf("a state handed out changed: %.40q, was %.40q", st.Raw, handedWant[i])
 		}
+	}
+}
+
+// An idle service lets its cache go; a busy one keeps it.
+func TestStateCacheDroppedWhenIdle(t *testing.T) {
+	s := &Service{cache: newStateCache()}
+	s.cache.put("gantry.evt.pod.default.web", aggregates.State{Raw: []byte(`{}`), Seq: 1})
+	t0 := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
+	s.last.Store(t0.UnixNano())
+	s.dropIdleCache(t0.Add(cacheIdle - time.Second))
+	if _, ok := s.cache.get("gantry.evt.pod.default.web"); !ok {
+		t.Fatal("dropped before the service was idle for cacheIdle")
+	}
+	s.dropIdleCache(t0.Add(cacheIdle + time.Second))
+	if len(s.cache.entries) != 0 || s.cache.bytes != 0 || s.cache.chunk != nil {
+		t.Fatalf("idle for longer than cacheIdle: %d entries, %d bytes still cached", len(s.cache.entries), s.cache.bytes)
 	}
 }
