@@ -100,9 +100,6 @@ func (x *Edits) Add(e Event) bool {
 	return true
 }
 
-// Empty: no edits merged.
-func (x *Edits) Empty() bool { return len(x.list) == 0 }
-
 // AppendTo applies the merged edits to obj, appending the result to dst:
 // the bytes AppendApply writes applying the events one after another,
 // when obj is Editable. ok false: the fast path declined (obj was not).
@@ -113,9 +110,8 @@ func (x *Edits) AppendTo(dst, obj []byte) ([]byte, bool) {
 	if !isObject(obj) {
 		return nil, false
 	}
-	edits := slices.Clone(x.list)
-	sortEdits(edits)
-	return editObject(dst, obj, edits, 0)
+	sortEdits(x.list) // merged paths are distinct: their order is the writer's
+	return editObject(dst, obj, x.list, 0)
 }
 
 // probeEdits touch every object an edit of Edits may reach: the object,

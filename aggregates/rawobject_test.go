@@ -334,7 +334,7 @@ func TestEditsMatchApplyingInTurn(t *testing.T) {
 		if !bytes.Equal(got, want) {
 			t.Fatalf("on %s:\nmerged    %s\nin turn   %s", obj, got, want)
 		}
-		if !x.Empty() {
+		if len(x.list) > 0 {
 			merged++
 			if !Editable(got) {
 				t.Fatalf("merged edits wrote %s from %s: not editable", got, obj)

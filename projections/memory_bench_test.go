@@ -212,14 +212,14 @@ func benchPlaneMemory(b *testing.B, objects int) {
 	}
 	gc := debug.SetGCPercent(-1)
 	debug.SetGCPercent(gc)
-	objs := planObjects(objects)
+	objs := localPlan(objects) // before the measurement starts: they are the benchmark's, not the plane's
 	p := startMemPlane(b, b.TempDir())
 	defer p.stop()
 	p.follow()
 	before := measure()
 	cpu0, alloc0 := cpuTime(), totalAlloc()
 	b.ResetTimer()
-	_, sent := p.create(b, objs)
+	_, sent := p.create(b, objects, objs)
 	b.StopTimer()
 	b.ReportMetric(float64(gc), "gogc")
 	b.ReportMetric(float64(objects)/sent.Seconds(), "creates/s")
@@ -244,10 +244,10 @@ func benchRestartMemory(b *testing.B, objects int) {
 		defer debug.SetGCPercent(debug.SetGCPercent(upGCPercent))
 	}
 	dir := b.TempDir()
-	objs := planObjects(objects)
+	objs := localPlan(objects)
 	first := startMemPlane(b, dir)
 	first.follow()
-	last, _ := first.create(b, objs)
+	last, _ := first.create(b, objects, objs)
 	first.stop()
 	// What a plane holding nothing costs (the server, the schemas, the
 	// connections) is not per object: an empty plane measures it. The
@@ -395,14 +395,24 @@ func (p *memPlane) stop() {
 	p.ns.WaitForShutdown()
 }
 
-// create sends one create per object (after the ten namespaces) from the
-// plane's clients and waits until the View and the state bucket hold the
-// last; it returns the last event's sequence and when the last reply came,
-// counted from the benchmark's timer.
-func (p *memPlane) create(b *testing.B, objs []*genObject) (last uint64, sent time.Duration) {
+// localPlan is planObjects when this process sends the creates; with
+// -memclientprocess the client process decides them itself.
+func localPlan(objects int) []*genObject {
+	if *memClientProcess {
+		return nil
+	}
+	return planObjects(objects)
+}
+
+// create sends one create per object of planObjects(objects) (after the
+// ten namespaces; objs is that plan when this process sends them) and
+// waits until the View and the state bucket hold the last; it returns the
+// last event's sequence and when the last reply came, counted from the
+// benchmark's timer.
+func (p *memPlane) create(b *testing.B, objects int, objs []*genObject) (last uint64, sent time.Duration) {
 	var err error
 	if *memClientProcess {
-		last, err = createFromProcess(p.ns.ClientURL(), len(objs))
+		last, err = createFromProcess(p.ns.ClientURL(), objects)
 	} else {
 		last, err = sendCreates(p.clients, objs)
 	}
