@@ -237,15 +237,10 @@ func decideDelete(k *Kind, s State, c Command, env Env) (Decision, error) {
 }
 
 func decideLabel(k *Kind, s State, c Command) (Decision, error) {
-	var obj struct { // only the labels: a label command need not decode the object
-		Metadata struct {
-			Labels map[string]string `json:"labels"`
-		} `json:"metadata"`
-	}
-	if err := json.Unmarshal(s.Raw, &obj); err != nil {
+	current, err := storedLabels(s.Raw)
+	if err != nil {
 		return Decision{}, fmt.Errorf("aggregates: stored %s %q: %w", k.Name, c.Name, err)
 	}
-	current := obj.Metadata.Labels
 	next := map[string]string{}
 	changes := map[string]*string{}
 	for key, v := range c.Labels {
@@ -265,6 +260,29 @@ func decideLabel(k *Kind, s State, c Command) (Decision, error) {
 		return Decision{}, nil
 	}
 	return one(Labeled, LabeledData{Labels: changes}), nil
+}
+
+// storedLabels decodes only a stored object's metadata.labels: the value
+// is found without decoding the rest (memberAt), and the whole object is
+// decoded only when that could not be sure or the labels do not decode, so
+// the error is the one decoding it whole gives.
+func storedLabels(raw []byte) (map[string]string, error) {
+	if v, ok := memberAt(raw, "metadata", "labels"); ok {
+		if v == nil || string(v) == "null" {
+			return nil, nil
+		}
+		var labels map[string]string
+		if json.Unmarshal(v, &labels) == nil {
+			return labels, nil
+		}
+	}
+	var obj struct {
+		Metadata struct {
+			Labels map[string]string `json:"labels"`
+		} `json:"metadata"`
+	}
+	err := json.Unmarshal(raw, &obj)
+	return obj.Metadata.Labels, err
 }
 
 func decideStatus(k *Kind, s State, c Command) (Decision, error) {
@@ -302,25 +320,29 @@ func decideScale(k *Kind, s State, c Command) (Decision, error) {
 	if *c.Replicas < 0 {
 		return Decision{}, invalid(k, c.Name, field.ErrorList{field.Invalid(field.NewPath("spec", "replicas"), *c.Replicas, "must be greater than or equal to 0")})
 	}
-	var cur struct {
-		Metadata struct {
-			Generation int64 `json:"generation"`
-		} `json:"metadata"`
-		Spec struct {
-			Replicas *int32 `json:"replicas"`
-		} `json:"spec"`
-	}
-	if err := json.Unmarshal(s.Raw, &cur); err != nil {
-		return Decision{}, fmt.Errorf("aggregates: stored %s %q: %w", k.Name, c.Name, err)
+	generation, replicas, ok := scaleFields(s.Raw) // without decoding the whole object
+	if !ok {
+		var cur struct {
+			Metadata struct {
+				Generation int64 `json:"generation"`
+			} `json:"metadata"`
+			Spec struct {
+				Replicas *int32 `json:"replicas"`
+			} `json:"spec"`
+		}
+		if err := json.Unmarshal(s.Raw, &cur); err != nil {
+			return Decision{}, fmt.Errorf("aggregates: stored %s %q: %w", k.Name, c.Name, err)
+		}
+		generation, replicas = cur.Metadata.Generation, cur.Spec.Replicas
 	}
 	prev := int32(1)
-	if cur.Spec.Replicas != nil {
-		prev = *cur.Spec.Replicas
+	if replicas != nil {
+		prev = *replicas
 	}
 	if prev == *c.Replicas {
 		return Decision{}, nil
 	}
-	return one(Scaled, ScaledData{Replicas: *c.Replicas, Previous: prev, Generation: cur.Metadata.Generation + 1}), nil
+	return one(Scaled, ScaledData{Replicas: *c.Replicas, Previous: prev, Generation: generation + 1}), nil
 }
 
 func decideBind(k *Kind, s State, c Command) (Decision, error) {

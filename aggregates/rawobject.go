@@ -216,6 +216,12 @@ func intField(ms []member, name string, bits int) (int64, bool) {
 	if v == nil {
 		return 0, true
 	}
+	return intLiteral(v, bits)
+}
+
+// intLiteral reads a JSON number as encoding/json reads it into an intN:
+// a plain integer literal in range; anything else declines.
+func intLiteral(v []byte, bits int) (int64, bool) {
 	for i, c := range v {
 		if !(c >= '0' && c <= '9' || c == '-' && i == 0) {
 			return 0, false
@@ -460,36 +466,76 @@ func splitObject(doc []byte, ms []member) ([]member, bool) {
 // decoding the rest. ok false: it could not be sure (invalid JSON, escapes,
 // keys differing only in case, duplicates, a non-string value): decode it.
 func SpecNodeName(pod []byte) (node string, ok bool) {
-	if !isObject(pod) {
-		return "", false
-	}
-	var buf [16]member
-	ms, valid := splitObject(pod, buf[:0])
-	if !valid {
-		return "", false
-	}
-	spec, ok := exactMember(ms, "spec")
-	if !ok || spec == nil || string(spec) == "null" {
-		return "", ok
-	}
-	if spec[0] != '{' {
-		return "", false
-	}
-	var sbuf [16]member
-	sms, _ := splitObject(spec, sbuf[:0])
-	v, ok := exactMember(sms, "nodeName")
+	v, ok := memberAt(pod, "spec", "nodeName")
 	switch {
 	case !ok:
 		return "", false
 	case v == nil || string(v) == "null":
 		return "", true
-	case v[0] != '"':
-		return "", false
-	}
-	if !plainString(v) { // nothing encoding/json would unescape or replace
+	case v[0] != '"' || !plainString(v): // nothing encoding/json would unescape or replace
 		return "", false
 	}
 	return string(v[1 : len(v)-1]), true
+}
+
+// scaleFields reads a stored object's metadata.generation and spec.replicas
+// as decideScale's struct decodes them (replicas nil when absent or null),
+// without decoding the rest; ok false: decode it.
+func scaleFields(obj []byte) (generation int64, replicas *int32, ok bool) {
+	if !isObject(obj) {
+		return 0, nil, false
+	}
+	var buf [16]member
+	ms, valid := splitObject(obj, buf[:0])
+	if !valid {
+		return 0, nil, false
+	}
+	meta, ok1 := exactMember(ms, "metadata")
+	spec, ok2 := exactMember(ms, "spec")
+	g, ok3 := memberAt(meta, "generation")
+	r, ok4 := memberAt(spec, "replicas")
+	if !ok1 || !ok2 || !ok3 || !ok4 {
+		return 0, nil, false
+	}
+	if g != nil && string(g) != "null" {
+		if generation, ok = intLiteral(g, 64); !ok {
+			return 0, nil, false
+		}
+	}
+	if r != nil && string(r) != "null" {
+		n, ok := intLiteral(r, 32)
+		if !ok {
+			return 0, nil, false
+		}
+		replicas = new(int32(n))
+	}
+	return generation, replicas, true
+}
+
+// memberAt is the value at path (member names) inside the JSON value doc
+// as encoding/json finds it for a struct with just those fields: nil when
+// absent, or when doc or a value on the way is absent or null. ok false: it
+// could not be sure (invalid JSON, escapes, keys differing only in case,
+// duplicates, something else than an object on the way): decode it.
+func memberAt(doc []byte, path ...string) (value []byte, ok bool) {
+	value = doc
+	for _, name := range path {
+		if value == nil || string(value) == "null" {
+			return nil, true
+		}
+		if !isObject(value) {
+			return nil, false
+		}
+		var buf [16]member
+		ms, valid := splitObject(value, buf[:0])
+		if !valid {
+			return nil, false
+		}
+		if value, ok = exactMember(ms, name); !ok {
+			return nil, false
+		}
+	}
+	return value, true
 }
 
 // exactMember is the value of the one member named name (nil if none);

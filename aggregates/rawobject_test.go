@@ -3,6 +3,9 @@ package aggregates
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
+	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -344,4 +347,101 @@ func TestEditsMatchApplyingInTurn(t *testing.T) {
 	if merged < 10 { // about a third of the drawn runs merge edits
 		t.Errorf("only %d runs merged any edit", merged)
 	}
+}
+
+// TestStoredFieldsMatchEncodingJSON: the fields a scale or label command
+// reads from the stored object (scaleFields, storedLabels) are what
+// decoding the whole object with encoding/json gives, and when
+// scaleFields is sure, that decoding does not fail.
+func TestStoredFieldsMatchEncodingJSON(t *testing.T) {
+	taken := 0
+	rapid.Check(t, func(t *rapid.T) {
+		doc := []byte(genStoredObject(t))
+		if rapid.IntRange(0, 20).Draw(t, "break-doc") == 0 {
+			doc = breakJSON(t, doc)
+		}
+		took, err := checkStoredFields(doc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if took {
+			taken++
+		}
+	})
+	t.Logf("scaleFields took %d objects", taken)
+	if taken < 3 { // about a third are expected; fewer means the generator broke
+		t.Errorf("scaleFields took only %d objects", taken)
+	}
+	for _, doc := range []string{ // the edges, whatever the draws
+		`{"metadata":{"generation":3},"spec":{"replicas":2147483648}}`,
+		`{"metadata":{"generation":9223372036854775808},"spec":{"replicas":1}}`,
+		`{"metadata":{"generation":1.0},"spec":{"replicas":1e0}}`,
+		`{"metadata":{"Generation":3,"generation":4},"spec":{"Replicas":2}}`,
+		`{"metadata":{"gener\u0061tion":3},"spec":{"replicas":"2"}}`,
+		`{"metadata":{"generation":3},"metadata":{"generation":4},"spec":{"replicas":2}}`,
+		`{"metadata":{"labels":{"app":1}},"spec":null}`,
+		`{"metadata":{"labels":{"a":"b","a":"c","\u0061":"d"}},"spec":{"replicas":null}}`,
+	} {
+		if _, err := checkStoredFields([]byte(doc)); err != nil {
+			t.Error(err)
+		}
+	}
+	for _, doc := range []string{`{"metadata":{"generation":3,"labels":{"app":"web"}},"spec":{"replicas":2}}`, `{"metadata":{},"spec":{}}`, `{"kind":"Deployment"}`} {
+		if took, _ := checkStoredFields([]byte(doc)); !took {
+			t.Errorf("scaleFields(%s) declined", doc)
+		}
+	}
+}
+
+// checkStoredFields compares the fast reads of doc with encoding/json's and
+// says whether scaleFields took it.
+func checkStoredFields(doc []byte) (took bool, err error) {
+	var labelsOnly struct { // what decideLabel decoded before storedLabels
+		Metadata struct {
+			Labels map[string]string `json:"labels"`
+		} `json:"metadata"`
+	}
+	werr := json.Unmarshal(doc, &labelsOnly)
+	labels, lerr := storedLabels(doc)
+	if (lerr == nil) != (werr == nil) || lerr == nil && !reflect.DeepEqual(labels, labelsOnly.Metadata.Labels) {
+		return false, fmt.Errorf("storedLabels(%s) = %v, %v; encoding/json %v, %v", doc, labels, lerr, labelsOnly.Metadata.Labels, werr)
+	}
+	var scaleOnly struct { // what decideScale decodes when scaleFields declines
+		Metadata struct {
+			Generation int64 `json:"generation"`
+		} `json:"metadata"`
+		Spec struct {
+			Replicas *int32 `json:"replicas"`
+		} `json:"spec"`
+	}
+	werr = json.Unmarshal(doc, &scaleOnly)
+	generation, replicas, ok := scaleFields(doc)
+	if !ok {
+		return false, nil
+	}
+	if werr != nil || generation != scaleOnly.Metadata.Generation || !reflect.DeepEqual(replicas, scaleOnly.Spec.Replicas) {
+		return true, fmt.Errorf("scaleFields(%s) = %d, %v; encoding/json %d, %v, %v", doc, generation, replicas, scaleOnly.Metadata.Generation, scaleOnly.Spec.Replicas, werr)
+	}
+	return true, nil
+}
+
+// genStoredObject draws an object with metadata.generation, metadata.labels
+// and spec.replicas in the shapes the fast reads must get right or decline,
+// or any object genObject makes.
+func genStoredObject(t *rapid.T) string {
+	if rapid.IntRange(0, 3).Draw(t, "any-object") == 0 {
+		return genObject(t, "obj", 0)
+	}
+	key := func(label, name string) string {
+		return rapid.SampledFrom([]string{name, name, name, strings.ToUpper(name[:1]) + name[1:], `\u00` + strconv.FormatInt(int64(name[0]), 16) + name[1:]}).Draw(t, label)
+	}
+	meta := `"` + key("gen-key", "generation") + `":` + genNumber(t, "generation")
+	meta += rapid.SampledFrom([]string{``, `,"generation":2`, `,"name":"web"`}).Draw(t, "meta-more")
+	labels := rapid.SampledFrom([]string{`{"app":"web"}`, `{}`, `null`, `{"app":1}`, `{"a":"b","a":"c"}`, `{"e\u0073c":"x"}`, `[]`, `"x"`}).Draw(t, "labels")
+	meta += `,"` + key("labels-key", "labels") + `":` + labels
+	spec := `"` + key("replicas-key", "replicas") + `":` + genNumber(t, "replicas")
+	metaValue := rapid.SampledFrom([]string{`{` + meta + `}`, `{` + meta + `}`, `null`, `[]`, `3`}).Draw(t, "metadata")
+	specValue := rapid.SampledFrom([]string{`{` + spec + `}`, `{` + spec + `}`, `null`, `{}`, `"s"`}).Draw(t, "spec")
+	doc := `{"kind":"Deployment","` + key("metadata-key", "metadata") + `":` + metaValue + `,"` + key("spec-key", "spec") + `":` + specValue
+	return doc + rapid.SampledFrom([]string{`}`, `}`, `,"spec":{}}`, `,"status":{"replicas":1}}`}).Draw(t, "end")
 }
