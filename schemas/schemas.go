@@ -36,9 +36,20 @@ func FS() fs.FS { return files }
 type Validator struct {
 	mu       sync.Mutex
 	compiler *jsonschema.Compiler
-	compiled map[string]*jsonschema.Schema
-	ready    sync.Map // path → *jsonschema.Schema: compiled, read without mu
+	fast     *fastCompiler
+	compiled map[string]*compiled
+	ready    sync.Map // path → *compiled, read without mu
+	commands sync.Map // commandKey → *compiled
 }
+
+// compiled is one schema, for the general validator and for the fast path
+// (fast.go).
+type compiled struct {
+	schema *jsonschema.Schema
+	fast   *check
+}
+
+type commandKey struct{ kind, verb string }
 
 // NewValidator loads every embedded schema.
 func NewValidator() (*Validator, error) {
@@ -60,7 +71,7 @@ func NewValidator() (*Validator, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Validator{compiler: c, compiled: map[string]*jsonschema.Schema{}}, nil
+	return &Validator{compiler: c, fast: newFastCompiler(files), compiled: map[string]*compiled{}}, nil
 }
 
 // Validate checks data against the schema at path (e.g. "commands/<type>.json").
@@ -69,13 +80,21 @@ func (v *Validator) Validate(path string, data []byte) error {
 	if err != nil {
 		return err
 	}
+	return s.validate(data)
+}
+
+func (s *compiled) validate(data []byte) error {
+	if s.fast.check(data) == valid {
+		return nil
+	}
 	doc, ok := parseJSON(data)
 	if !ok {
+		var err error
 		if doc, err = jsonschema.UnmarshalJSON(bytes.NewReader(data)); err != nil {
 			return fmt.Errorf("not JSON: %w", err)
 		}
 	}
-	if err := s.Validate(doc); err != nil {
+	if err := s.schema.Validate(doc); err != nil {
 		return fmt.Errorf("%s", oneLine(err))
 	}
 	return nil
@@ -83,7 +102,17 @@ func (v *Validator) Validate(path string, data []byte) error {
 
 // ValidateCommand checks the data of a command of kind and verb.
 func (v *Validator) ValidateCommand(kind, verb string, data []byte) error {
-	return v.Validate("commands/dev.gantry.cmd."+kind+"."+verb+".v1.json", data)
+	key := commandKey{kind, verb}
+	s, ok := v.commands.Load(key)
+	if !ok {
+		c, err := v.schema("commands/dev.gantry.cmd." + kind + "." + verb + ".v1.json")
+		if err != nil {
+			return err
+		}
+		v.commands.Store(key, c)
+		s = c
+	}
+	return s.(*compiled).validate(data)
 }
 
 // ValidateEvent checks the data of an event of kind and verb.
@@ -91,9 +120,9 @@ func (v *Validator) ValidateEvent(kind, verb string, data []byte) error {
 	return v.Validate("events/dev.gantry."+kind+"."+verb+".v1.json", data)
 }
 
-func (v *Validator) schema(path string) (*jsonschema.Schema, error) {
+func (v *Validator) schema(path string) (*compiled, error) {
 	if s, ok := v.ready.Load(path); ok { // every command looks its schema up: no lock
-		return s.(*jsonschema.Schema), nil
+		return s.(*compiled), nil
 	}
 	v.mu.Lock()
 	defer v.mu.Unlock()
@@ -107,9 +136,10 @@ func (v *Validator) schema(path string) (*jsonschema.Schema, error) {
 	if err != nil {
 		return nil, fmt.Errorf("schemas: compile %s: %w", path, err)
 	}
-	v.compiled[path] = s
-	v.ready.Store(path, s)
-	return s, nil
+	c := &compiled{schema: s, fast: v.fast.compile(path, "")}
+	v.compiled[path] = c
+	v.ready.Store(path, c)
+	return c, nil
 }
 
 var english = message.NewPrinter(language.English)
