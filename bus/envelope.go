@@ -225,10 +225,10 @@ func unmarshalGeneral(data []byte) (Envelope, error) {
 // data), and checks it against the CloudEvents 1.0 rules (binary mode
 // through the SDK; structured mode, the hot path, directly).
 func DecodeCloudEvent(data []byte, h nats.Header) (Envelope, error) {
-	ce := cloudevents.New()
 	if h.Get("ce-specversion") == "" {
 		return decodeStructured(data)
 	}
+	ce := cloudevents.New()
 	if err := fromBinary(&ce, data, h); err != nil {
 		return Envelope{}, err
 	}

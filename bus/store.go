@@ -2,14 +2,18 @@ package bus
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/gantry-sh/gantry/schemas/jsonscan"
 )
 
 // Domain errors of the event store. Callers test them with errors.Is and
@@ -30,6 +34,7 @@ const (
 
 // Store appends events to and reads them from GANTRY_EVENTS.
 type Store struct {
+	nc     *nats.Conn
 	js     jetstream.JetStream
 	stream jetstream.Stream
 }
@@ -40,7 +45,7 @@ func NewStore(ctx context.Context, c *Conn) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("bus: stream %s: %w", EventsStream, err)
 	}
-	return &Store{js: c.JS, stream: s}, nil
+	return &Store{nc: c.NC, js: c.JS, stream: s}, nil
 }
 
 // Append publishes one event on subject if the subject's last sequence is
@@ -52,10 +57,14 @@ func (s *Store) Append(ctx context.Context, subject string, expected uint64, e E
 	if err != nil {
 		return 0, err
 	}
-	msg := &nats.Msg{Subject: subject, Data: body, Header: nats.Header{"Content-Type": []string{ContentType}}}
-	ack, err := s.js.PublishMsg(ctx, msg, jetstream.WithExpectLastSequencePerSubject(expected), jetstream.WithMsgID(e.ID))
+	msg := &nats.Msg{Subject: subject, Data: body, Header: nats.Header{
+		"Content-Type":                      {ContentType},
+		jetstream.MsgIDHeader:               {e.ID},
+		jetstream.ExpectedLastSubjSeqHeader: {strconv.FormatUint(expected, 10)},
+	}}
+	seq, err := s.publish(ctx, msg)
 	if err == nil {
-		return ack.Sequence, nil
+		return seq, nil
 	}
 	if !isWrongLastSeq(err) {
 		return 0, fmt.Errorf("bus: append %s: %w", subject, err)
@@ -65,6 +74,80 @@ func (s *Store) Append(ctx context.Context, subject string, expected uint64, e E
 		return last.Sequence, nil
 	}
 	return 0, fmt.Errorf("bus: append %s at %d: %w", subject, expected, ErrConflict)
+}
+
+// publishTimeout bounds an append whose context has no deadline, as
+// jetstream's default API timeout does.
+const publishTimeout = 5 * time.Second
+
+// publish is jetstream.PublishMsg for appends, without what that costs on
+// every call beyond the request itself (its options, header
+// canonicalisation, the acknowledgement through encoding/json): the same
+// two retries 250 ms apart on no responders, the same errors
+// (jetstream.ErrNoStreamResponse, a refusal as a *jetstream.APIError).
+func (s *Store) publish(ctx context.Context, m *nats.Msg) (uint64, error) {
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, publishTimeout)
+		defer cancel()
+	}
+	resp, err := s.nc.RequestMsgWithContext(ctx, m)
+	for retry := 0; errors.Is(err, nats.ErrNoResponders) && retry < 2; retry++ {
+		select { // a stream between leaders: try again shortly
+		case <-ctx.Done():
+		case <-time.After(250 * time.Millisecond):
+		}
+		resp, err = s.nc.RequestMsgWithContext(ctx, m)
+	}
+	switch {
+	case errors.Is(err, nats.ErrNoResponders):
+		return 0, jetstream.ErrNoStreamResponse
+	case err != nil:
+		return 0, err
+	}
+	return parsePubAck(resp.Data)
+}
+
+// parsePubAck reads JetStream's answer to a publish: the usual
+// {"stream":…,"seq":…} (perhaps with domain and duplicate) is split with
+// jsonscan; anything else, a refusal included, is decoded with
+// encoding/json.
+func parsePubAck(b []byte) (uint64, error) {
+	var stream, seq []byte
+	ok := jsonscan.Object(b, func(key []byte, plain bool, v []byte) bool {
+		switch {
+		case !plain:
+			return false
+		case string(key) == "stream":
+			stream = v
+		case string(key) == "seq":
+			seq = v
+		case string(key) == "domain" || string(key) == "duplicate" || string(key) == "batch" || string(key) == "count" || string(key) == "val":
+		default:
+			return false
+		}
+		return true
+	})
+	if ok && len(stream) > 2 && stream[0] == '"' && len(seq) > 0 && seq[0] >= '0' && seq[0] <= '9' {
+		if n, err := strconv.ParseUint(string(seq), 10, 64); err == nil {
+			return n, nil
+		}
+	}
+	var ack struct {
+		Error  *jetstream.APIError `json:"error"`
+		Stream string              `json:"stream"`
+		Seq    uint64              `json:"seq"`
+	}
+	if err := json.Unmarshal(b, &ack); err != nil {
+		return 0, jetstream.ErrInvalidJSAck
+	}
+	if ack.Error != nil {
+		return 0, fmt.Errorf("nats: %w", ack.Error)
+	}
+	if ack.Stream == "" {
+		return 0, jetstream.ErrInvalidJSAck
+	}
+	return ack.Seq, nil
 }
 
 func isWrongLastSeq(err error) bool {

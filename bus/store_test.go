@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // startTestBus runs an embedded JetStream with the Gantry streams and
@@ -306,4 +307,75 @@ func TestReplayStops(t *testing.T) {
 		t.Fatal("cancelled replay did not end")
 	}
 	waitConsumers(t, c, 0, "left after the replays")
+}
+
+// Append stores the event with its id, refuses a stale expected sequence
+// as a conflict, and recognises its own event sent again after a lost
+// acknowledgement.
+func TestAppendExpectsTheLastSequence(t *testing.T) {
+	ctx := context.Background()
+	c := startTestBus(t)
+	st, err := NewStore(ctx, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	subject := EventSubject("configmap", "default", "a")
+	first, err := st.Append(ctx, subject, 0, testEvent(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again, err := st.Append(ctx, subject, 0, testEvent(1)); err != nil || again != first {
+		t.Fatalf("the same event again: %d, %v; want %d (its first append)", again, err, first)
+	}
+	if _, err := st.Append(ctx, subject, 0, testEvent(2)); !errors.Is(err, ErrConflict) {
+		t.Fatalf("stale expected sequence: %v, want ErrConflict", err)
+	}
+	second, err := st.Append(ctx, subject, first, testEvent(2))
+	if err != nil || second != first+1 {
+		t.Fatalf("append at %d: %d, %v", first, second, err)
+	}
+	s, err := c.JS.Stream(ctx, EventsStream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	last, err := s.GetLastMsgForSubject(ctx, subject)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := last.Header.Get("Nats-Msg-Id"); got != "e2" || last.Sequence != second {
+		t.Errorf("last message: seq %d, Nats-Msg-Id %q; want %d, e2", last.Sequence, got, second)
+	}
+}
+
+func TestParsePubAck(t *testing.T) {
+	for _, c := range []struct {
+		ack     string
+		seq     uint64
+		errCode jetstream.ErrorCode // 0: no refusal
+		invalid bool
+	}{
+		{ack: `{"stream":"GANTRY_EVENTS","seq":42}`, seq: 42},
+		{ack: `{"stream":"GANTRY_EVENTS","domain":"hub","seq":7,"duplicate":true}`, seq: 7},
+		{ack: `{"stream":"GANTRY_EVENTS", "seq" : 8 }`, seq: 8},
+		{ack: `{"Stream":"GANTRY_EVENTS","seq":9}`, seq: 9}, // encoding/json's reading
+		{ack: `{"error":{"code":400,"err_code":10071,"description":"wrong last sequence: 3"},"stream":"GANTRY_EVENTS","seq":0}`, errCode: 10071},
+		{ack: `{"error":{"code":503,"err_code":10077,"description":"maximum messages exceeded"}}`, errCode: 10077},
+		{ack: `{"seq":3}`, invalid: true},
+		{ack: `not json`, invalid: true},
+	} {
+		seq, err := parsePubAck([]byte(c.ack))
+		var apiErr *jetstream.APIError
+		switch {
+		case c.invalid:
+			if !errors.Is(err, jetstream.ErrInvalidJSAck) {
+				t.Errorf("%s: %d, %v; want ErrInvalidJSAck", c.ack, seq, err)
+			}
+		case c.errCode != 0:
+			if !errors.As(err, &apiErr) || apiErr.ErrorCode != c.errCode {
+				t.Errorf("%s: %d, %v; want API error %d", c.ack, seq, err, c.errCode)
+			}
+		case err != nil || seq != c.seq:
+			t.Errorf("%s: %d, %v; want %d", c.ack, seq, err, c.seq)
+		}
+	}
 }
