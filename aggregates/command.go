@@ -2,7 +2,12 @@ package aggregates
 
 import (
 	"encoding/json"
+	"maps"
+	"slices"
+	"strconv"
 	"time"
+
+	"github.com/gantry-sh/gantry/schemas/jsonscan"
 )
 
 // Verbs a command may carry. Every kind takes create, apply, update,
@@ -49,3 +54,73 @@ type Env struct {
 // ObjectKey is "<namespace>/<name>": the command service routes by it, so
 // commands on one object are decided in order.
 func (c Command) ObjectKey() string { return c.Namespace + "/" + c.Name }
+
+// AppendJSON appends c as encoding/json marshals it, without reflection,
+// and splices the raw members in as they are when encoding/json would
+// write them back byte for byte (Compact) instead of checking and
+// compacting them again: every command a client sends is marshalled. ok
+// false: something needs encoding/json (a string it escapes, a raw member
+// it rewrites); marshal c with it. TestCommandAppendJSONMatchesMarshal.
+func (c Command) AppendJSON(dst []byte) ([]byte, bool) {
+	out := append(dst, '{')
+	ok := true
+	str := func(name, v string, omitEmpty bool) {
+		if omitEmpty && v == "" {
+			return
+		}
+		ok = ok && jsonscan.Verbatim(v)
+		out = appendMember(out, name)
+		out = append(out, '"')
+		out = append(out, v...)
+		out = append(out, '"')
+	}
+	raw := func(name string, v json.RawMessage) {
+		if len(v) == 0 {
+			return
+		}
+		ok = ok && Compact(v)
+		out = appendMember(out, name)
+		out = append(out, v...)
+	}
+	str("namespace", c.Namespace, true)
+	str("name", c.Name, false)
+	str("resourceVersion", c.ResourceVersion, true)
+	raw("object", c.Object)
+	if c.Replicas != nil {
+		out = strconv.AppendInt(appendMember(out, "replicas"), int64(*c.Replicas), 10)
+	}
+	if len(c.Labels) > 0 {
+		out = append(appendMember(out, "labels"), '{')
+		for i, k := range slices.Sorted(maps.Keys(c.Labels)) {
+			if i > 0 {
+				out = append(out, ',')
+			}
+			ok = ok && jsonscan.Verbatim(k)
+			out = append(append(append(out, '"'), k...), '"', ':')
+			if v := c.Labels[k]; v == nil {
+				out = append(out, "null"...)
+			} else {
+				ok = ok && jsonscan.Verbatim(*v)
+				out = append(append(append(out, '"'), *v...), '"')
+			}
+		}
+		out = append(out, '}')
+	}
+	str("nodeName", c.NodeName, true)
+	raw("status", c.Status)
+	if c.GracePeriodSeconds != nil {
+		out = strconv.AppendInt(appendMember(out, "gracePeriodSeconds"), *c.GracePeriodSeconds, 10)
+	}
+	raw("patch", c.Patch)
+	return append(out, '}'), ok
+}
+
+// appendMember writes `"name":` after a comma unless it comes first.
+func appendMember(out []byte, name string) []byte {
+	if out[len(out)-1] != '{' {
+		out = append(out, ',')
+	}
+	out = append(out, '"')
+	out = append(out, name...)
+	return append(out, '"', ':')
+}

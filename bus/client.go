@@ -72,7 +72,7 @@ type CommandMeta struct {
 // Do sends one command as a CloudEvent and waits for its reply. A refusal
 // is returned as a Kubernetes status error (apierrors.IsConflict, …).
 func (c *Client) Do(ctx context.Context, kind, verb string, data any, meta CommandMeta) (Reply, error) {
-	body, err := json.Marshal(data)
+	body, err := marshalData(data)
 	if err != nil {
 		return Reply{}, fmt.Errorf("bus: %s %s: %w", verb, kind, err)
 	}
@@ -101,6 +101,17 @@ func (c *Client) Do(ctx context.Context, kind, verb string, data any, meta Comma
 		return Reply{}, fmt.Errorf("bus: %s reply: %w", msg.Subject, err)
 	}
 	return r, r.Err()
+}
+
+// marshalData writes a command's data: through its own AppendJSON when it
+// has one and is sure of it (aggregates.Command), else encoding/json.
+func marshalData(data any) ([]byte, error) {
+	if a, ok := data.(interface{ AppendJSON([]byte) ([]byte, bool) }); ok {
+		if body, ok := a.AppendJSON(nil); ok {
+			return body, nil
+		}
+	}
+	return json.Marshal(data)
 }
 
 // decodeReply reads a command's reply. Its usual shape (seq, event,

@@ -115,7 +115,7 @@ func (w *wireOut) marshal(extra int) ([]byte, error) {
 	}
 	n := extra + 2
 	for _, a := range attrs {
-		if !plainJSONString(a.value) {
+		if !jsonscan.Verbatim(a.value) {
 			head, err := json.Marshal(w)
 			if err != nil {
 				return nil, err
@@ -140,17 +140,6 @@ func (w *wireOut) marshal(extra int) ([]byte, error) {
 		out = append(out, '"')
 	}
 	return append(out, '}'), nil
-}
-
-// plainJSONString: encoding/json writes s as it is, between quotes.
-func plainJSONString(s string) bool {
-	for i := 0; i < len(s); i++ {
-		switch c := s[i]; {
-		case c < 0x20 || c >= 0x7f, c == '"', c == '\\', c == '<', c == '>', c == '&':
-			return false
-		}
-	}
-	return true
 }
 
 // wireOut is what Marshal writes, attributes first, in the spec's order.

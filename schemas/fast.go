@@ -293,7 +293,7 @@ func resolvePointer(doc any, pointer string) (any, bool) {
 		switch d := doc.(type) {
 		case map[string]any:
 			var ok bool
-			if doc, ok = d[strings.NewReplacer("~1", "/", "~0", "~").Replace(tok)]; !ok {
+			if doc, ok = d[unescapePointer.Replace(tok)]; !ok {
 				return nil, false
 			}
 		case []any:
@@ -309,9 +309,10 @@ func resolvePointer(doc any, pointer string) (any, bool) {
 	return doc, true
 }
 
-func escapePointer(tok string) string {
-	return strings.NewReplacer("~", "~0", "/", "~1").Replace(tok)
-}
+var (
+	unescapePointer = strings.NewReplacer("~1", "/", "~0", "~")
+	escapePointer   = strings.NewReplacer("~", "~0", "/", "~1")
+)
 
 // fill compiles the schema s found at path#pointer into c.
 func (fc *fastCompiler) fill(c *check, path, pointer string, s any) {
@@ -339,7 +340,7 @@ func (fc *fastCompiler) fill(c *check, path, pointer string, s any) {
 			ok = isMap
 			c.props = make(map[string]*check, len(props))
 			for name := range props {
-				c.props[name] = fc.compile(path, pointer+"/properties/"+escapePointer(name))
+				c.props[name] = fc.compile(path, pointer+"/properties/"+escapePointer.Replace(name))
 			}
 		case "additionalProperties":
 			if b, isBool := v.(bool); isBool {

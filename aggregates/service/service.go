@@ -19,6 +19,7 @@ import (
 	"github.com/gantry-sh/gantry/aggregates"
 	"github.com/gantry-sh/gantry/aggregates/seal"
 	"github.com/gantry-sh/gantry/bus"
+	"github.com/gantry-sh/gantry/schemas/jsonscan"
 )
 
 // Validator checks a command's data against its schema.
@@ -369,6 +370,24 @@ func (s *Service) present(k *aggregates.Kind, st aggregates.State) json.RawMessa
 // again (a large share of a command's CPU).
 func marshalReply(r bus.Reply) []byte {
 	obj := r.Object
+	if r.Status == nil && len(r.Warnings) == 0 && jsonscan.Verbatim(r.Event) {
+		// An answer without warnings or refusal: written directly.
+		out := make([]byte, 0, len(obj)+64)
+		out = append(out, '{')
+		if r.Seq != 0 {
+			out = strconv.AppendUint(append(out, `"seq":`...), r.Seq, 10)
+		}
+		if r.Event != "" {
+			out = append(append(append(comma(out), `"event":"`...), r.Event...), '"')
+		}
+		if r.Unchanged {
+			out = append(comma(out), `"unchanged":true`...)
+		}
+		if len(obj) > 0 {
+			out = append(append(comma(out), `"object":`...), obj...)
+		}
+		return append(out, '}')
+	}
 	r.Object = nil
 	body, _ := json.Marshal(r)
 	if len(obj) == 0 {
@@ -382,4 +401,12 @@ func marshalReply(r bus.Reply) []byte {
 	out = append(out, `"object":`...)
 	out = append(out, obj...)
 	return append(out, '}')
+}
+
+// comma separates a member from the one before it, if any.
+func comma(out []byte) []byte {
+	if out[len(out)-1] != '{' {
+		return append(out, ',')
+	}
+	return out
 }

@@ -287,3 +287,16 @@ func ASCII(b []byte) bool {
 	}
 	return true
 }
+
+// Verbatim reports whether encoding/json writes s as it is between quotes:
+// ASCII without control characters, quotes, backslashes or the HTML
+// characters it escapes (<, >, &). Then a writer may splice s in itself.
+func Verbatim(s string) bool {
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c < 0x20 || c >= 0x7f, c == '"', c == '\\', c == '<', c == '>', c == '&':
+			return false
+		}
+	}
+	return true
+}
