@@ -2,8 +2,6 @@ package aggregates
 
 import (
 	"encoding/json"
-	"maps"
-	"slices"
 	"strconv"
 	"time"
 
@@ -90,21 +88,9 @@ func (c Command) AppendJSON(dst []byte) ([]byte, bool) {
 		out = strconv.AppendInt(appendMember(out, "replicas"), int64(*c.Replicas), 10)
 	}
 	if len(c.Labels) > 0 {
-		out = append(appendMember(out, "labels"), '{')
-		for i, k := range slices.Sorted(maps.Keys(c.Labels)) {
-			if i > 0 {
-				out = append(out, ',')
-			}
-			ok = ok && jsonscan.Verbatim(k)
-			out = append(append(append(out, '"'), k...), '"', ':')
-			if v := c.Labels[k]; v == nil {
-				out = append(out, "null"...)
-			} else {
-				ok = ok && jsonscan.Verbatim(*v)
-				out = append(append(append(out, '"'), *v...), '"')
-			}
-		}
-		out = append(out, '}')
+		var labelsOK bool
+		out, labelsOK = appendLabels(appendMember(out, "labels"), c.Labels)
+		ok = ok && labelsOK
 	}
 	str("nodeName", c.NodeName, true)
 	raw("status", c.Status)

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"testing"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
 	"pgregory.net/rapid"
 )
 
@@ -64,5 +66,56 @@ func TestCommandAppendJSONMatchesMarshal(t *testing.T) {
 	}
 	if _, ok := (Command{Namespace: "default", Name: "web", Replicas: new(int32(3)), Object: json.RawMessage(`{"kind":"Deployment"}`)}).AppendJSON(nil); !ok {
 		t.Error("AppendJSON declined a plain command")
+	}
+}
+
+// TestEventDataMatchesMarshal: the event data appendEventData is sure of
+// is what encoding/json writes, byte for byte.
+func TestEventDataMatchesMarshal(t *testing.T) {
+	taken := 0
+	rapid.Check(t, func(t *rapid.T) {
+		str := func(label string) string {
+			return rapid.SampledFrom([]string{"", "node-1", "a.b/c", "é", `q"`, "<x>", "z"}).Draw(t, label)
+		}
+		var v any
+		switch rapid.IntRange(0, 4).Draw(t, "type") {
+		case 0:
+			v = ScaledData{Replicas: rapid.Int32().Draw(t, "r"), Previous: rapid.Int32().Draw(t, "p"), Generation: rapid.Int64().Draw(t, "g")}
+		case 1:
+			d := LabeledData{}
+			if rapid.Bool().Draw(t, "labels") {
+				d.Labels = map[string]*string{}
+				for range rapid.IntRange(0, 3).Draw(t, "n") {
+					var val *string
+					if rapid.Bool().Draw(t, "set") {
+						val = new(str("value"))
+					}
+					d.Labels[str("key")] = val
+				}
+			}
+			v = d
+		case 2:
+			v = BoundData{NodeName: str("node")}
+		case 3:
+			raw := rapid.SampledFrom([]string{"", `{"phase":"Running"}`, `{"a": 1}`, `{"m":"<&>"}`, `null`}).Draw(t, "status")
+			v = StatusData{Status: json.RawMessage(raw)}
+			if raw == "" {
+				v = StatusData{}
+			}
+		default:
+			v = metav1.Time{}
+		}
+		got, ok := appendEventData([]byte("prefix"), v)
+		if !ok {
+			return
+		}
+		taken++
+		want, err := json.Marshal(v)
+		if err != nil || string(got) != "prefix"+string(want) {
+			t.Fatalf("%#v: appendEventData %s, encoding/json %s (%v)", v, got[min(len(got), len("prefix")):], want, err)
+		}
+	})
+	if taken < 10 {
+		t.Errorf("appendEventData was sure of only %d", taken)
 	}
 }

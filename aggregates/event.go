@@ -2,8 +2,13 @@ package aggregates
 
 import (
 	"encoding/json"
+	"maps"
+	"slices"
+	"strconv"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/gantry-sh/gantry/schemas/jsonscan"
 )
 
 // Event verbs, the past tense of what happened.
@@ -61,9 +66,63 @@ type (
 )
 
 func mustJSON(v any) json.RawMessage {
+	if b, ok := appendEventData(nil, v); ok {
+		return b
+	}
 	b, err := json.Marshal(v)
 	if err != nil {
 		panic("aggregates: marshal " + err.Error()) // only plain data types reach here
 	}
 	return b
+}
+
+// appendEventData writes the data of the events every command makes most
+// (scaled, labeled, bound, status) as encoding/json does, without its
+// reflection; ok false: anything else, or a string or raw member it would
+// escape or rewrite. TestEventDataMatchesMarshal.
+func appendEventData(out []byte, v any) ([]byte, bool) {
+	switch d := v.(type) {
+	case ScaledData:
+		out = strconv.AppendInt(append(out, `{"replicas":`...), int64(d.Replicas), 10)
+		out = strconv.AppendInt(append(out, `,"previous":`...), int64(d.Previous), 10)
+		out = strconv.AppendInt(append(out, `,"generation":`...), d.Generation, 10)
+		return append(out, '}'), true
+	case LabeledData:
+		if d.Labels == nil {
+			return append(out, `{"labels":null}`...), true
+		}
+		out, ok := appendLabels(append(out, `{"labels":`...), d.Labels)
+		return append(out, '}'), ok
+	case BoundData:
+		out = append(append(out, `{"nodeName":"`...), d.NodeName...)
+		return append(out, `"}`...), jsonscan.Verbatim(d.NodeName)
+	case StatusData:
+		if len(d.Status) == 0 {
+			return append(out, `{"status":null}`...), true
+		}
+		out = append(append(out, `{"status":`...), d.Status...)
+		return append(out, '}'), Compact(d.Status)
+	}
+	return out, false
+}
+
+// appendLabels writes a label map as encoding/json does (keys sorted, a
+// nil value as null); ok false: a key or value it would escape.
+func appendLabels(out []byte, labels map[string]*string) ([]byte, bool) {
+	ok := true
+	out = append(out, '{')
+	for i, k := range slices.Sorted(maps.Keys(labels)) {
+		if i > 0 {
+			out = append(out, ',')
+		}
+		ok = ok && jsonscan.Verbatim(k)
+		out = append(append(append(out, '"'), k...), '"', ':')
+		if v := labels[k]; v == nil {
+			out = append(out, "null"...)
+		} else {
+			ok = ok && jsonscan.Verbatim(*v)
+			out = append(append(append(out, '"'), *v...), '"')
+		}
+	}
+	return append(out, '}'), ok
 }

@@ -216,12 +216,12 @@ func intField(ms []member, name string, bits int) (int64, bool) {
 	if v == nil {
 		return 0, true
 	}
-	return intLiteral(v, bits)
+	return IntLiteral(v, bits)
 }
 
-// intLiteral reads a JSON number as encoding/json reads it into an intN:
+// IntLiteral reads a JSON number as encoding/json reads it into an intN:
 // a plain integer literal in range; anything else declines.
-func intLiteral(v []byte, bits int) (int64, bool) {
+func IntLiteral(v []byte, bits int) (int64, bool) {
 	for i, c := range v {
 		if !(c >= '0' && c <= '9' || c == '-' && i == 0) {
 			return 0, false
@@ -498,12 +498,12 @@ func scaleFields(obj []byte) (generation int64, replicas *int32, ok bool) {
 		return 0, nil, false
 	}
 	if g != nil && string(g) != "null" {
-		if generation, ok = intLiteral(g, 64); !ok {
+		if generation, ok = IntLiteral(g, 64); !ok {
 			return 0, nil, false
 		}
 	}
 	if r != nil && string(r) != "null" {
-		n, ok := intLiteral(r, 32)
+		n, ok := IntLiteral(r, 32)
 		if !ok {
 			return 0, nil, false
 		}

@@ -187,6 +187,14 @@ const ObjectHeader = "Gantry-Object"
 // (kubectl's --dry-run=server).
 const DryRunHeader = "Gantry-Dry-Run"
 
+// OmitObjectHeader set to "true" on a command asks the command service to
+// leave the object out of its answer: the sequence and the event are all
+// most senders need, and the object is most of the answer's bytes. bus.Client
+// sets it unless CommandMeta.WantObject (or DryRun) asks for the object;
+// a command without it is answered with the object, as the Kubernetes API
+// answers.
+const OmitObjectHeader = "Gantry-Omit-Object"
+
 // NodePodsBucket indexes the pods bound to each node, so an agent watches
 // only its own node's pods (key <node>.<ns>.<name>), never the cluster's.
 const NodePodsBucket = "gantry-node-pods"

@@ -38,7 +38,7 @@ func (c *cluster) do(t *testing.T, kind, verb string, cmd aggregates.Command) (b
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	return c.client.Do(ctx, kind, verb, cmd, bus.CommandMeta{})
+	return c.client.Do(ctx, kind, verb, cmd, bus.CommandMeta{WantObject: true}) // the tests read the object back
 }
 
 func (c *cluster) mustDo(t *testing.T, kind, verb string, cmd aggregates.Command) bus.Reply {

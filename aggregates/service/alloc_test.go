@@ -20,6 +20,7 @@ import (
 
 // allocPlane is a command service on an embedded JetStream, no projections.
 type allocPlane struct {
+	conn   *bus.Conn
 	client *bus.Client
 	store  *bus.Store
 }
@@ -52,7 +53,7 @@ func startAllocPlane(t *testing.T, alloc service.AllocConfig) *allocPlane {
 	}
 	go func() { _ = svc.Run(ctx); close(done) }()
 	store, _ := bus.NewStore(ctx, conn)
-	p := &allocPlane{client: bus.NewClient(conn, bus.Identity{Source: "user/test"}), store: store}
+	p := &allocPlane{conn: conn, client: bus.NewClient(conn, bus.Identity{Source: "user/test"}), store: store}
 	for i := 0; ; i++ {
 		_, err := p.do("namespace", "create", aggregates.Command{Name: "default", Object: []byte(`{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"default"}}`)})
 		if err == nil {
@@ -69,7 +70,7 @@ func startAllocPlane(t *testing.T, alloc service.AllocConfig) *allocPlane {
 func (p *allocPlane) do(kind, verb string, cmd aggregates.Command) (bus.Reply, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	return p.client.Do(ctx, kind, verb, cmd, bus.CommandMeta{})
+	return p.client.Do(ctx, kind, verb, cmd, bus.CommandMeta{WantObject: true}) // the tests read the allocations back
 }
 
 func (p *allocPlane) head(t *testing.T) uint64 {

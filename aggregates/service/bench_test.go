@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"flag"
 	"fmt"
 	"slices"
 	"strconv"
@@ -37,6 +38,10 @@ import (
 //	cmd/raw1  cmds/s ÷ raw/s of one publisher (measured in clients=1)
 //	p50-µs, p99-µs  command round trip
 //	evt-B     size of the stored event (and of each raw message)
+//
+// Clients send as every Gantry client does, asking for answers without the
+// object (bus.OmitObjectHeader); -cmdobject asks for it in every answer,
+// as a command sent without the header gets it.
 //
 // Run: go test ./aggregates/service -run '^$' -bench Commands -benchtime 3000x
 func BenchmarkCommands(b *testing.B) {
@@ -76,6 +81,8 @@ func BenchmarkCommandsOneConnection(b *testing.B) {
 		})
 	}
 }
+
+var benchObject = flag.Bool("cmdobject", false, "commands ask for the object in every answer (bus.CommandMeta.WantObject)")
 
 const (
 	benchNS      = "bench"
@@ -307,7 +314,7 @@ func (p *plane) commandRound(b *testing.B, op benchOp, n, per int, shared bool) 
 			for range per {
 				c := op.command(p, i, p.counters[i].Add(1))
 				t0 := time.Now()
-				r, err := cl.Do(context.Background(), op.kind, op.verb, c, bus.CommandMeta{})
+				r, err := cl.Do(context.Background(), op.kind, op.verb, c, bus.CommandMeta{WantObject: *benchObject})
 				lat[i] = append(lat[i], time.Since(t0))
 				if err == nil && r.Event != op.event {
 					err = fmt.Errorf("%s %s: reply %+v, want event %s", op.verb, c.Name, r, op.event)

@@ -124,9 +124,13 @@ func commandField(cmd *aggregates.Command, key string, v []byte) (uint16, bool) 
 	case "patch":
 		return 1 << 6, rawField(&cmd.Patch, v)
 	case "replicas":
+		if n, ok := aggregates.IntLiteral(v, 32); ok {
+			cmd.Replicas = new(int32(n))
+			return 1 << 7, true
+		}
 		return 1 << 7, json.Unmarshal(v, &cmd.Replicas) == nil
 	case "labels":
-		return 1 << 8, json.Unmarshal(v, &cmd.Labels) == nil
+		return 1 << 8, labelsField(&cmd.Labels, v) || json.Unmarshal(v, &cmd.Labels) == nil
 	case "gracePeriodSeconds":
 		return 1 << 9, json.Unmarshal(v, &cmd.GracePeriodSeconds) == nil
 	}
@@ -139,6 +143,30 @@ func stringField(dst *string, v []byte) bool {
 		return true
 	}
 	return json.Unmarshal(v, dst) == nil
+}
+
+// labelsField reads a label command's map when every key and value is a
+// string of ASCII without escapes, or a value null; false: decode it.
+func labelsField(dst *map[string]*string, v []byte) bool {
+	labels := map[string]*string{}
+	ok := jsonscan.Object(v, func(key []byte, plain bool, value []byte) bool {
+		if !plain || !jsonscan.ASCII(key) {
+			return false
+		}
+		if string(value) == "null" {
+			labels[string(key)] = nil
+			return true
+		}
+		if _, plain, _ := jsonscan.String(value, 0); value[0] != '"' || !plain || !jsonscan.ASCII(value) {
+			return false
+		}
+		labels[string(key)] = new(string(value[1 : len(value)-1]))
+		return true
+	})
+	if ok {
+		*dst = labels
+	}
+	return ok
 }
 
 // rawField takes a JSON value as it is; null is left to the strict decoder.

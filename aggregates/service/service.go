@@ -177,6 +177,13 @@ func (s *Service) handle(ctx context.Context, m *nats.Msg) {
 		}
 	}
 	s.opt.Metrics.observe(kindName, verb, reply, time.Since(start))
+	if len(reply.Object) > 0 { // the object as the command left it, unstamped
+		if m.Header.Get(bus.OmitObjectHeader) == "true" && !dryRun(m) {
+			reply.Object = nil
+		} else {
+			reply.Object = s.present(kindName, reply.Object, reply.Seq)
+		}
+	}
 	if m.Reply != "" {
 		_ = m.Respond(marshalReply(reply))
 	}
@@ -270,12 +277,12 @@ func (s *Service) dryRun(ctx context.Context, k *aggregates.Kind, subject string
 	if err != nil {
 		return bus.Reply{}, err
 	}
-	return bus.Reply{Seq: state.Seq, Event: d.Event.Verb, Warnings: d.Warnings, Object: s.present(k, aggregates.State{Raw: next, Seq: state.Seq})}, nil
+	return bus.Reply{Seq: state.Seq, Event: d.Event.Verb, Warnings: d.Warnings, Object: next}, nil
 }
 
 // unchanged answers a decision that made no event.
 func (s *Service) unchanged(k *aggregates.Kind, state aggregates.State, d aggregates.Decision) bus.Reply {
-	return bus.Reply{Seq: state.Seq, Unchanged: true, Warnings: d.Warnings, Object: s.present(k, state)}
+	return bus.Reply{Seq: state.Seq, Unchanged: true, Warnings: d.Warnings, Object: state.Raw}
 }
 
 // appendDecision appends the decided event, if any, and answers.
@@ -310,7 +317,7 @@ func (s *Service) appendDecision(ctx context.Context, k *aggregates.Kind, subjec
 			return bus.Reply{}, fmt.Errorf("service: usage of new quota %s/%s: %w", cmd.Namespace, cmd.Name, err)
 		}
 	}
-	return bus.Reply{Seq: seq, Event: d.Event.Verb, Warnings: d.Warnings, Object: s.present(k, aggregates.State{Raw: next, Seq: seq})}, nil
+	return bus.Reply{Seq: seq, Event: d.Event.Verb, Warnings: d.Warnings, Object: next}, nil
 }
 
 // stamp keeps the object's resourceVersion in step with its sequence.
@@ -349,17 +356,16 @@ func (s *Service) envelope(k *aggregates.Kind, cmd aggregates.Command, cmdEnv bu
 	}, nil
 }
 
-// present is the object as a reply shows it, with its resourceVersion;
-// Secret data never leaves.
-func (s *Service) present(k *aggregates.Kind, st aggregates.State) json.RawMessage {
-	if st.Raw == nil {
-		return nil
+// present is the object a reply carries as the reply shows it: stamped
+// with its resourceVersion, the reply's sequence (0: a dry run's new
+// object, with no version yet); Secret data never leaves. Replies carry
+// the object unstamped until then, so an answer that leaves it out
+// (bus.OmitObjectHeader) costs nothing for it.
+func (s *Service) present(kindName string, raw json.RawMessage, seq uint64) json.RawMessage {
+	if seq > 0 {
+		raw = stamp(raw, seq)
 	}
-	raw := st.Raw
-	if st.Seq > 0 { // 0: a dry run's object, not created: no version yet
-		raw = stamp(raw, st.Seq)
-	}
-	if k.Sealed {
+	if k, ok := s.opt.Kinds.Lookup(kindName); !ok || k.Sealed {
 		return seal.Redact(raw)
 	}
 	return raw

@@ -166,7 +166,7 @@ func (c *Cluster) CaughtUp(ctx context.Context) error {
 func (c *Cluster) Do(kind, verb string, cmd aggregates.Command) (bus.Reply, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	r, err := c.Client.Do(ctx, kind, verb, cmd, bus.CommandMeta{})
+	r, err := c.Client.Do(ctx, kind, verb, cmd, bus.CommandMeta{WantObject: true}) // tests read the object back
 	if err != nil {
 		return r, err
 	}
