@@ -280,13 +280,33 @@ func decodeStructured(data []byte) (Envelope, error) {
 
 // checkStructured: source is a URI-reference and the data is JSON.
 func checkStructured(source, contentType string) error {
-	if _, err := url.Parse(source); err != nil {
-		return fmt.Errorf("%w: source %q is not a URI-reference", ErrInvalidEvent, source)
+	if !plainURIReference(source) {
+		if _, err := url.Parse(source); err != nil {
+			return fmt.Errorf("%w: source %q is not a URI-reference", ErrInvalidEvent, source)
+		}
 	}
 	if contentType != "" && !strings.HasPrefix(contentType, "application/json") {
 		return fmt.Errorf("%w: datacontenttype %q: Gantry takes application/json data", ErrInvalidEvent, contentType)
 	}
 	return nil
+}
+
+// plainURIReference: url.Parse takes every string of letters, digits and
+// -._~/ that does not begin with "//" (there is no scheme, authority, port
+// or escape in it to get wrong), and every command's source is one
+// ("user/alice", "gantry/scheduler"); url.Parse is asked of the rest.
+func plainURIReference(s string) bool {
+	if strings.HasPrefix(s, "//") {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '-', c == '.', c == '_', c == '~', c == '/':
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 // decodeStructuredGeneral is decodeStructured without the fast path.

@@ -2,12 +2,14 @@ package bus
 
 import (
 	"encoding/json"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
 
 	cloudevents "github.com/cloudevents/sdk-go/v2/event"
 	"github.com/nats-io/nats.go"
+	"pgregory.net/rapid"
 )
 
 func TestEnvelopeRoundTrip(t *testing.T) {
@@ -100,5 +102,20 @@ func TestSDKReadsWhatWeWrite(t *testing.T) {
 	if ce.ID() != "7" || ce.Source() != "gantry/scheduler" || ce.Subject() != "pod/default/p" || !ce.Time().Equal(e.Time) ||
 		ext["actor"] != "gantry/scheduler" || ext["reason"] != "fits" || string(ce.Data()) != `{"nodeName":"n1"}` || ce.DataContentType() != "application/json" {
 		t.Fatalf("SDK read %s", ce.String())
+	}
+}
+
+// Every source plainURIReference takes, url.Parse takes too.
+func TestPlainURIReferenceParses(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		s := rapid.StringOf(rapid.SampledFrom([]rune("aZ09-._~/:%?#@[] "))).Draw(t, "source")
+		if _, err := url.Parse(s); plainURIReference(s) && err != nil {
+			t.Fatalf("%q: taken, but url.Parse says %v", s, err)
+		}
+	})
+	for _, s := range []string{"user/alice", "gantry/scheduler", "agent/node-1.example_x~y"} {
+		if !plainURIReference(s) {
+			t.Errorf("%q declined", s)
+		}
 	}
 }

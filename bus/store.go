@@ -85,19 +85,25 @@ const publishTimeout = 5 * time.Second
 // canonicalisation, the acknowledgement through encoding/json): the same
 // two retries 250 ms apart on no responders, the same errors
 // (jetstream.ErrNoStreamResponse, a refusal as a *jetstream.APIError).
+//
+// A context without a deadline (the command service's own) bounds nothing:
+// the request then waits at most publishTimeout, on nats.go's pooled
+// timer, and is not abandoned when ctx ends. An append on its way is the
+// server's to decide, and its answer says how it went.
 func (s *Store) publish(ctx context.Context, m *nats.Msg) (uint64, error) {
-	if _, ok := ctx.Deadline(); !ok {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, publishTimeout)
-		defer cancel()
+	request := func() (*nats.Msg, error) {
+		if _, ok := ctx.Deadline(); ok {
+			return s.nc.RequestMsgWithContext(ctx, m)
+		}
+		return s.nc.RequestMsg(m, publishTimeout)
 	}
-	resp, err := s.nc.RequestMsgWithContext(ctx, m)
+	resp, err := request()
 	for retry := 0; errors.Is(err, nats.ErrNoResponders) && retry < 2; retry++ {
 		select { // a stream between leaders: try again shortly
 		case <-ctx.Done():
 		case <-time.After(250 * time.Millisecond):
 		}
-		resp, err = s.nc.RequestMsgWithContext(ctx, m)
+		resp, err = request()
 	}
 	switch {
 	case errors.Is(err, nats.ErrNoResponders):
