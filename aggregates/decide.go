@@ -13,6 +13,8 @@ import (
 	k8stypes "k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	sigsjson "sigs.k8s.io/json"
+
+	"github.com/gantry-sh/gantry/schemas/jsonscan"
 )
 
 // State is an object as its events left it: its JSON (nil when absent:
@@ -271,6 +273,9 @@ func storedLabels(raw []byte) (map[string]string, error) {
 		if v == nil || string(v) == "null" {
 			return nil, nil
 		}
+		if labels, ok := plainStrings(v); ok {
+			return labels, nil
+		}
 		var labels map[string]string
 		if json.Unmarshal(v, &labels) == nil {
 			return labels, nil
@@ -283,6 +288,21 @@ func storedLabels(raw []byte) (map[string]string, error) {
 	}
 	err := json.Unmarshal(raw, &obj)
 	return obj.Metadata.Labels, err
+}
+
+// plainStrings reads a JSON object of strings as encoding/json reads it
+// into a map[string]string, when every key and value is ASCII without
+// escapes; false: decode it.
+func plainStrings(v []byte) (map[string]string, bool) {
+	m := map[string]string{}
+	ok := jsonscan.Object(v, func(key []byte, plain bool, value []byte) bool {
+		if !plain || !jsonscan.ASCII(key) || !plainString(value) || !jsonscan.ASCII(value) {
+			return false
+		}
+		m[string(key)] = string(value[1 : len(value)-1])
+		return true
+	})
+	return m, ok
 }
 
 func decideStatus(k *Kind, s State, c Command) (Decision, error) {

@@ -437,7 +437,7 @@ func genStoredObject(t *rapid.T) string {
 	}
 	meta := `"` + key("gen-key", "generation") + `":` + genNumber(t, "generation")
 	meta += rapid.SampledFrom([]string{``, `,"generation":2`, `,"name":"web"`}).Draw(t, "meta-more")
-	labels := rapid.SampledFrom([]string{`{"app":"web"}`, `{}`, `null`, `{"app":1}`, `{"a":"b","a":"c"}`, `{"e\u0073c":"x"}`, `[]`, `"x"`}).Draw(t, "labels")
+	labels := rapid.SampledFrom([]string{`{"app":"web"}`, `{}`, `null`, `{"app":1}`, `{"a":"b","a":"c"}`, `{"e\u0073c":"x"}`, `[]`, `"x"`, `{"a":"caf\u00e9","b":"é","c":null}`}).Draw(t, "labels")
 	meta += `,"` + key("labels-key", "labels") + `":` + labels
 	spec := `"` + key("replicas-key", "replicas") + `":` + genNumber(t, "replicas")
 	metaValue := rapid.SampledFrom([]string{`{` + meta + `}`, `{` + meta + `}`, `null`, `[]`, `3`}).Draw(t, "metadata")
