@@ -255,7 +255,7 @@ func decideLabel(k *Kind, s State, c Command) (Decision, error) {
 			next[key] = *v
 		}
 	}
-	if errs := metav1validation.ValidateLabels(next, field.NewPath("metadata", "labels")); len(errs) > 0 {
+	if errs := validateLabels(next); len(errs) > 0 {
 		return Decision{}, invalid(k, c.Name, errs)
 	}
 	if len(changes) == 0 {
@@ -288,6 +288,33 @@ func storedLabels(raw []byte) (map[string]string, error) {
 	}
 	err := json.Unmarshal(raw, &obj)
 	return obj.Metadata.Labels, err
+}
+
+// validateLabels is metav1validation.ValidateLabels, which matches every key
+// and value against regular expressions; labels of lower-case letters and
+// digits alone (keys 1 to 63 of them, values up to 63) pass it and are
+// taken without.
+func validateLabels(labels map[string]string) field.ErrorList {
+	for k, v := range labels {
+		if !alnum(k, 1) || !alnum(v, 0) {
+			return metav1validation.ValidateLabels(labels, field.NewPath("metadata", "labels"))
+		}
+	}
+	return nil
+}
+
+// alnum: s has between least and 63 lower-case letters and digits, and
+// nothing else.
+func alnum(s string, least int) bool {
+	if len(s) < least || len(s) > 63 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9') {
+			return false
+		}
+	}
+	return true
 }
 
 // plainStrings reads a JSON object of strings as encoding/json reads it

@@ -5,10 +5,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
 
+	metav1validation "k8s.io/apimachinery/pkg/apis/meta/v1/validation"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 	"pgregory.net/rapid"
 )
 
@@ -444,4 +447,43 @@ func genStoredObject(t *rapid.T) string {
 	specValue := rapid.SampledFrom([]string{`{` + spec + `}`, `{` + spec + `}`, `null`, `{}`, `"s"`}).Draw(t, "spec")
 	doc := `{"kind":"Deployment","` + key("metadata-key", "metadata") + `":` + metaValue + `,"` + key("spec-key", "spec") + `":` + specValue
 	return doc + rapid.SampledFrom([]string{`}`, `}`, `,"spec":{}}`, `,"status":{"replicas":1}}`}).Draw(t, "end")
+}
+
+// validateLabels refuses what metav1validation.ValidateLabels refuses,
+// with its errors, and takes what it takes.
+func TestValidateLabelsMatchesUpstream(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		labels := map[string]string{}
+		for range rapid.IntRange(0, 3).Draw(t, "n") {
+			k := rapid.StringOfN(rapid.SampledFrom([]rune("az09-._/A")), 0, 70, -1).Draw(t, "key")
+			v := rapid.StringOfN(rapid.SampledFrom([]rune("az09-._A ")), 0, 70, -1).Draw(t, "value")
+			labels[k] = v
+		}
+		if rapid.IntRange(0, 3).Draw(t, "edge") == 0 { // what alnum must refuse
+			labels[rapid.SampledFrom([]string{"-", "a-", "-a", strings.Repeat("a", 63), strings.Repeat("b", 64), "web"}).Draw(t, "edge-key")] =
+				rapid.SampledFrom([]string{"", "-", "a-", strings.Repeat("c", 63), strings.Repeat("d", 64), "v1"}).Draw(t, "edge-value")
+		}
+		got := validateLabels(labels)
+		want := metav1validation.ValidateLabels(labels, field.NewPath("metadata", "labels"))
+		messages := func(errs field.ErrorList) []string { // in order: upstream follows the map's
+			var out []string
+			for _, e := range errs {
+				out = append(out, e.Error())
+			}
+			slices.Sort(out)
+			return out
+		}
+		if !slices.Equal(messages(got), messages(want)) {
+			t.Fatalf("%q: %v, upstream %v", labels, got, want)
+		}
+	})
+	for _, labels := range []map[string]string{
+		{strings.Repeat("b", 64): "v"}, {"k": strings.Repeat("d", 64)}, {"-": "v"}, {"a-": "v"}, {"k": "-v"}, {"": "v"},
+		{strings.Repeat("a", 63): strings.Repeat("c", 63)}, {"app": ""}, {"app": "web", "tier": "front1"},
+	} {
+		got, want := validateLabels(labels), metav1validation.ValidateLabels(labels, field.NewPath("metadata", "labels"))
+		if (len(got) == 0) != (len(want) == 0) {
+			t.Errorf("%q: %v, upstream %v", labels, got, want)
+		}
+	}
 }

@@ -79,14 +79,15 @@ const AllCommands = commandPrefix + ".>"
 
 // ParseCommandSubject is the inverse of CommandSubject.
 func ParseCommandSubject(subject string) (kind, verb string, err error) {
-	parts := strings.Split(subject, ".")
-	if len(parts) != 4 || parts[0]+"."+parts[1] != commandPrefix {
+	rest, ok := strings.CutPrefix(subject, commandPrefix+".")
+	kindToken, verbToken, ok2 := strings.Cut(rest, ".")
+	if !ok || !ok2 || strings.Contains(verbToken, ".") {
 		return "", "", fmt.Errorf("bus: %q is not a command subject", subject)
 	}
-	if kind, err = DecodeToken(parts[2]); err != nil {
+	if kind, err = DecodeToken(kindToken); err != nil {
 		return "", "", err
 	}
-	verb, err = DecodeToken(parts[3])
+	verb, err = DecodeToken(verbToken)
 	return kind, verb, err
 }
 

@@ -60,3 +60,21 @@ func FuzzTokenRoundTrip(f *testing.F) {
 		}
 	})
 }
+
+func TestParseCommandSubject(t *testing.T) {
+	for _, c := range []struct{ subject, kind, verb string }{
+		{CommandSubject("deployment", "scale"), "deployment", "scale"},
+		{CommandSubject("my.kind", "a_b"), "my.kind", "a_b"},
+		{"gantry.cmd..scale", "", "scale"},
+	} {
+		kind, verb, err := ParseCommandSubject(c.subject)
+		if err != nil || kind != c.kind || verb != c.verb {
+			t.Errorf("ParseCommandSubject(%q) = %q, %q, %v; want %q, %q", c.subject, kind, verb, err, c.kind, c.verb)
+		}
+	}
+	for _, s := range []string{"gantry.cmd.pod", "gantry.cmd.pod.bind.extra", "gantry.evt.pod.bind", "gantry.cmdx.pod.bind", "xgantry.cmd.pod.bind", "gantry.cmd.pod.a_zz"} {
+		if _, _, err := ParseCommandSubject(s); err == nil {
+			t.Errorf("ParseCommandSubject(%q) accepted it", s)
+		}
+	}
+}
