@@ -55,6 +55,16 @@ func EventType(kind, verb string) string { return "dev.gantry." + kind + "." + v
 // CommandType builds the type of a command CloudEvent: "dev.gantry.cmd.<kind>.<verb>.v1".
 func CommandType(kind, verb string) string { return "dev.gantry.cmd." + kind + "." + verb + ".v1" }
 
+// IsCommandType reports whether t is CommandType(kind, verb), without
+// making that string.
+func IsCommandType(t, kind, verb string) bool {
+	rest, ok := strings.CutPrefix(t, "dev.gantry.cmd.")
+	rest, ok1 := strings.CutPrefix(rest, kind)
+	rest, ok2 := strings.CutPrefix(rest, ".")
+	rest, ok3 := strings.CutPrefix(rest, verb)
+	return ok && ok1 && ok2 && ok3 && rest == ".v1"
+}
+
 // ParseEventType splits "dev.gantry.<kind>.<verb>.v<N>" into its parts.
 func ParseEventType(t string) (kind, verb, version string, err error) {
 	// As strings.Split on "." into exactly five parts, without the slice

@@ -119,3 +119,14 @@ func TestPlainURIReferenceParses(t *testing.T) {
 		}
 	}
 }
+
+func TestIsCommandType(t *testing.T) {
+	for _, c := range []struct{ kind, verb string }{{"deployment", "scale"}, {"pod", "bind"}, {"a", "b"}} {
+		for _, typ := range []string{CommandType(c.kind, c.verb), CommandType(c.kind, c.verb+"x"), CommandType(c.kind+"x", c.verb), EventType(c.kind, c.verb),
+			"dev.gantry.cmd." + c.kind + "." + c.verb + ".v2", "dev.gantry.cmd." + c.kind + c.verb + ".v1", "dev.gantry.cmd." + c.kind + "." + c.verb + ".v1x"} {
+			if got, want := IsCommandType(typ, c.kind, c.verb), typ == CommandType(c.kind, c.verb); got != want {
+				t.Errorf("IsCommandType(%q, %q, %q) = %v", typ, c.kind, c.verb, got)
+			}
+		}
+	}
+}

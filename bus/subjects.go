@@ -135,7 +135,16 @@ func EncodeToken(s string) string {
 	if s == "" {
 		return "_"
 	}
+	i := 0
+	for i < len(s) && plain(s[i]) {
+		i++
+	}
+	if i == len(s) {
+		return s // the usual name: nothing to escape
+	}
 	var b strings.Builder
+	b.WriteString(s[:i])
+	s = s[i:]
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		if plain(c) {

@@ -31,8 +31,8 @@ func (s *Service) decode(m *nats.Msg) (aggregates.Command, bus.Envelope, *aggreg
 	if err != nil {
 		return cmd, env, k, apierrors.NewBadRequest(fmt.Sprintf("%s %s: %v", verb, k.Plural, err))
 	}
-	if want := bus.CommandType(k.Token, verb); env.Type != want {
-		return cmd, env, k, apierrors.NewBadRequest(fmt.Sprintf("CloudEvent type %q does not match subject %s: want %q", env.Type, m.Subject, want))
+	if !bus.IsCommandType(env.Type, k.Token, verb) {
+		return cmd, env, k, apierrors.NewBadRequest(fmt.Sprintf("CloudEvent type %q does not match subject %s: want %q", env.Type, m.Subject, bus.CommandType(k.Token, verb)))
 	}
 	if !k.Allows(verb) {
 		return cmd, env, k, apierrors.NewMethodNotSupported(k.GroupResource(), verb)

@@ -241,7 +241,7 @@ func (s *Service) current(ctx context.Context, k *aggregates.Kind, subject strin
 	if err != nil {
 		return aggregates.State{}, err
 	}
-	if rv, err := strconv.ParseUint(cmd.ResourceVersion, 10, 64); err == nil && rv > state.Seq {
+	if rv, err := strconv.ParseUint(cmd.ResourceVersion, 10, 64); cmd.ResourceVersion != "" && err == nil && rv > state.Seq {
 		return s.refresh(ctx, k, subject, state)
 	}
 	return state, nil
