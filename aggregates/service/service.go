@@ -271,7 +271,7 @@ func (s *Service) dryRun(ctx context.Context, k *aggregates.Kind, subject string
 		return bus.Reply{}, err
 	}
 	if d.Event == nil {
-		return s.unchanged(k, state, d), nil
+		return unchanged(state, d), nil
 	}
 	next, err := aggregates.Apply(state.Raw, *d.Event)
 	if err != nil {
@@ -281,14 +281,14 @@ func (s *Service) dryRun(ctx context.Context, k *aggregates.Kind, subject string
 }
 
 // unchanged answers a decision that made no event.
-func (s *Service) unchanged(k *aggregates.Kind, state aggregates.State, d aggregates.Decision) bus.Reply {
+func unchanged(state aggregates.State, d aggregates.Decision) bus.Reply {
 	return bus.Reply{Seq: state.Seq, Unchanged: true, Warnings: d.Warnings, Object: state.Raw}
 }
 
 // appendDecision appends the decided event, if any, and answers.
 func (s *Service) appendDecision(ctx context.Context, k *aggregates.Kind, subject string, state aggregates.State, cmd aggregates.Command, cmdEnv bus.Envelope, d aggregates.Decision) (bus.Reply, error) {
 	if d.Event == nil {
-		return s.unchanged(k, state, d), nil
+		return unchanged(state, d), nil
 	}
 	next, err := aggregates.Apply(state.Raw, *d.Event)
 	if err != nil {
