@@ -23,6 +23,8 @@ type allocPlane struct {
 	conn   *bus.Conn
 	client *bus.Client
 	store  *bus.Store
+	alloc  service.AllocConfig
+	stop   func() // stops the running command service
 }
 
 func startAllocPlane(t *testing.T, alloc service.AllocConfig) *allocPlane {
@@ -35,25 +37,18 @@ func startAllocPlane(t *testing.T, alloc service.AllocConfig) *allocPlane {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
+	p := &allocPlane{conn: conn, client: bus.NewClient(conn, bus.Identity{Source: "user/test"}), alloc: alloc, stop: func() {}}
 	t.Cleanup(func() {
-		cancel()
-		<-done
+		p.stop()
 		conn.Close()
 		ns.Shutdown()
 		ns.WaitForShutdown()
 	})
-	if err := conn.Bootstrap(ctx); err != nil {
+	if err := conn.Bootstrap(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	svc, err := service.New(ctx, conn, service.Options{Lanes: 8, Alloc: alloc})
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = svc.Run(ctx); close(done) }()
-	store, _ := bus.NewStore(ctx, conn)
-	p := &allocPlane{conn: conn, client: bus.NewClient(conn, bus.Identity{Source: "user/test"}), store: store}
+	p.store, _ = bus.NewStore(context.Background(), conn)
+	p.restartService(t)
 	for i := 0; ; i++ {
 		_, err := p.do("namespace", "create", aggregates.Command{Name: "default", Object: []byte(`{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"default"}}`)})
 		if err == nil {
@@ -65,6 +60,32 @@ func startAllocPlane(t *testing.T, alloc service.AllocConfig) *allocPlane {
 		time.Sleep(20 * time.Millisecond)
 	}
 	return p
+}
+
+// restartService stops the command service, if one runs, and starts a new
+// one, which knows nothing yet (as after a restart, or another replica).
+func (p *allocPlane) restartService(t *testing.T) {
+	t.Helper()
+	p.stop()
+	ctx, cancel := context.WithCancel(context.Background())
+	svc, err := service.New(ctx, p.conn, service.Options{Lanes: 8, Alloc: p.alloc})
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { _ = svc.Run(ctx); close(done) }()
+	p.stop = func() { cancel(); <-done }
+	for i := 0; ; i++ { // until it answers (a refusal will do)
+		_, err := p.do("namespace", "label", aggregates.Command{Name: "none"})
+		if err == nil || !strings.Contains(err.Error(), "nothing answers") {
+			return
+		}
+		if i > 100 {
+			t.Fatal(err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 func (p *allocPlane) do(kind, verb string, cmd aggregates.Command) (bus.Reply, error) {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 
 	"github.com/gantry-sh/gantry/aggregates"
 	"github.com/gantry-sh/gantry/aggregates/service"
@@ -85,5 +86,67 @@ func TestReplyObjectOnlyWhenAsked(t *testing.T) {
 		if len(r.Object) == 0 || strings.Contains(string(r.Object), "hunter2") || strings.Contains(string(r.Object), "aHVudGVyMi1wbGFpbg") {
 			t.Errorf("secret reply (%+v): %s", meta, r.Object)
 		}
+	}
+}
+
+// TestCreateOfANewObjectReadsNothing: a create of an object the command
+// service has not seen is decided without reading the stream (no direct
+// get goes out), and still cannot overwrite: a create of an existing
+// object is refused as before and appends nothing; after a delete the
+// name can be created again.
+func TestCreateOfANewObjectReadsNothing(t *testing.T) {
+	p := startAllocPlane(t, service.AllocConfig{})
+	reads, err := p.conn.NC.SubscribeSync("$JS.API.DIRECT.GET.>")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.conn.NC.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	count := func() int {
+		t.Helper()
+		if err := p.conn.NC.Flush(); err != nil {
+			t.Fatal(err)
+		}
+		n, _, _ := reads.Pending()
+		for range n {
+			_, _ = reads.NextMsg(time.Second)
+		}
+		return n
+	}
+	cm := func(name string) aggregates.Command {
+		return aggregates.Command{Namespace: "default", Name: name, Object: []byte(`{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"` + name + `"},"data":{"a":"b"}}`)}
+	}
+	count()
+	if _, err := p.do("configmap", "create", cm("fresh")); err != nil {
+		t.Fatal(err)
+	}
+	if n := count(); n != 0 {
+		t.Errorf("create of a new object: %d reads of the stream, want none", n)
+	}
+	if _, err := p.client.Do(context.Background(), "configmap", "create", cm("other"), bus.CommandMeta{DryRun: true}); err != nil {
+		t.Fatal(err)
+	}
+	if n := count(); n == 0 {
+		t.Error("a dry run read nothing: the count sees no reads at all")
+	}
+
+	// A service that has not seen "fresh" yet (a restart, another replica):
+	// only the append's expectation stands between it and an overwrite.
+	p.restartService(t)
+	head := p.head(t)
+	_, err = p.do("configmap", "create", cm("fresh"))
+	if !apierrors.IsAlreadyExists(err) {
+		t.Errorf("create of an existing object: %v, want AlreadyExists", err)
+	}
+	if got := p.head(t); got != head {
+		t.Errorf("the refused create appended: head %d, was %d", got, head)
+	}
+	if _, err := p.do("configmap", "delete", aggregates.Command{Namespace: "default", Name: "fresh"}); err != nil {
+		t.Fatal(err)
+	}
+	p.restartService(t)
+	if _, err := p.do("configmap", "create", cm("fresh")); err != nil {
+		t.Errorf("create after a delete, by a service that saw neither: %v", err)
 	}
 }

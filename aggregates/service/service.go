@@ -203,6 +203,14 @@ func (s *Service) execute(ctx context.Context, m *nats.Msg) (bus.Reply, bus.Enve
 		reply, err := s.dryRun(ctx, k, subject, cmd)
 		return reply, env, err
 	}
+	if s.mayAssumeNew(k, subject, cmd) {
+		reply, err := s.decideAndAppend(ctx, k, subject, aggregates.State{}, cmd, env)
+		if !errors.Is(err, bus.ErrConflict) {
+			return reply, env, err
+		}
+		// The subject has events: the object exists, or existed. Read it
+		// and decide again, as for any other command.
+	}
 	for attempt := 0; ; attempt++ {
 		reply, err := s.attempt(ctx, k, subject, cmd, env)
 		if errors.Is(err, bus.ErrConflict) && (cmd.ResourceVersion != "" || attempt >= s.opt.Retries) {
@@ -217,11 +225,37 @@ func (s *Service) execute(ctx context.Context, m *nats.Msg) (bus.Reply, bus.Enve
 	}
 }
 
+// mayAssumeNew: a create of an object the cache does not know is decided
+// on its being absent, without reading the stream first (a request of its
+// own, the largest part of a create's cost): the append expects an empty
+// subject, so the server checks what the read would have, and a conflict
+// sends the command down the usual path. Only where nothing is written
+// before the append that an existing object would have refused: not with
+// a quota in the namespace (charges are events), nor for a Service (its
+// addresses are reserved first) or a ResourceQuota.
+func (s *Service) mayAssumeNew(k *aggregates.Kind, subject string, cmd aggregates.Command) bool {
+	if cmd.Verb != aggregates.VerbCreate || cmd.ResourceVersion != "" || k.Token == "service" || k.Token == "resourcequota" {
+		return false
+	}
+	if k.Namespaced && len(s.policies.names("resourcequota", cmd.Namespace)) > 0 {
+		return false
+	}
+	s.mu.Lock()
+	_, cached := s.cache.get(subject)
+	s.mu.Unlock()
+	return !cached
+}
+
 func (s *Service) attempt(ctx context.Context, k *aggregates.Kind, subject string, cmd aggregates.Command, cmdEnv bus.Envelope) (bus.Reply, error) {
 	state, err := s.current(ctx, k, subject, cmd)
 	if err != nil {
 		return bus.Reply{}, err
 	}
+	return s.decideAndAppend(ctx, k, subject, state, cmd, cmdEnv)
+}
+
+// decideAndAppend decides cmd on state and appends what it decided.
+func (s *Service) decideAndAppend(ctx context.Context, k *aggregates.Kind, subject string, state aggregates.State, cmd aggregates.Command, cmdEnv bus.Envelope) (bus.Reply, error) {
 	if k.Token == "service" {
 		return s.attemptService(ctx, k, subject, state, cmd, cmdEnv)
 	}
