@@ -63,8 +63,32 @@ func startAllocPlane(t *testing.T, alloc service.AllocConfig) *allocPlane {
 }
 
 // restartService stops the command service, if one runs, and starts a new
-// one, which knows nothing yet (as after a restart, or another replica).
+// one, which knows nothing yet (as after a restart, or another replica),
+// and waits until it answers.
 func (p *allocPlane) restartService(t *testing.T) {
+	t.Helper()
+	p.startService(t)
+	p.untilAnswered(t, "namespace", "label", aggregates.Command{Name: "none"}) // a refusal will do
+}
+
+// untilAnswered sends the command until a command service answers it.
+func (p *allocPlane) untilAnswered(t *testing.T, kind, verb string, c aggregates.Command) (bus.Reply, error) {
+	t.Helper()
+	for i := 0; ; i++ {
+		r, err := p.do(kind, verb, c)
+		if err == nil || !strings.Contains(err.Error(), "nothing answers") {
+			return r, err
+		}
+		if i > 100 {
+			t.Fatal(err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// startService stops the command service, if one runs, and starts a new
+// one, without waiting for it.
+func (p *allocPlane) startService(t *testing.T) {
 	t.Helper()
 	p.stop()
 	ctx, cancel := context.WithCancel(context.Background())
@@ -76,16 +100,6 @@ func (p *allocPlane) restartService(t *testing.T) {
 	done := make(chan struct{})
 	go func() { _ = svc.Run(ctx); close(done) }()
 	p.stop = func() { cancel(); <-done }
-	for i := 0; ; i++ { // until it answers (a refusal will do)
-		_, err := p.do("namespace", "label", aggregates.Command{Name: "none"})
-		if err == nil || !strings.Contains(err.Error(), "nothing answers") {
-			return
-		}
-		if i > 100 {
-			t.Fatal(err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 }
 
 func (p *allocPlane) do(kind, verb string, cmd aggregates.Command) (bus.Reply, error) {

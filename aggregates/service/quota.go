@@ -68,13 +68,31 @@ func (p *policies) note(kind, ns, name, verb string) {
 }
 
 // followPolicies keeps the index current until ctx ends.
-func (s *Service) followPolicies(ctx context.Context) error {
-	filters := []string{bus.EventFilter("resourcequota", ""), bus.EventFilter("limitrange", "")}
-	err := s.store.FollowSubjects(ctx, filters, 1, s.policies.observe)
+func (s *Service) followPolicies(ctx context.Context, from uint64) error {
+	err := s.store.FollowSubjects(ctx, policyFilters, from, s.policies.observe)
 	if ctx.Err() != nil {
 		return nil
 	}
 	return err
+}
+
+var policyFilters = []string{bus.EventFilter("resourcequota", ""), bus.EventFilter("limitrange", "")}
+
+// loadPolicies notes every quota and limit range up to the stream's head,
+// and returns the head: the service takes no command before it knows
+// them, or the first commands after a start would be charged to nothing.
+func (s *Service) loadPolicies(ctx context.Context) (uint64, error) {
+	head, _, err := s.store.Head(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("service: policies: %w", err)
+	}
+	if head == 0 {
+		return 0, nil
+	}
+	if err := s.store.Replay(ctx, policyFilters, 1, head, s.policies.observe); err != nil {
+		return 0, fmt.Errorf("service: policies: %w", err)
+	}
+	return head, nil
 }
 
 // limitRanges fills a new pod's defaults from its namespace's LimitRanges

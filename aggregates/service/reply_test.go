@@ -150,3 +150,28 @@ func TestCreateOfANewObjectReadsNothing(t *testing.T) {
 		t.Errorf("create after a delete, by a service that saw neither: %v", err)
 	}
 }
+
+// TestQuotaKnownFromTheFirstCommand: a command service takes no command
+// before it knows the namespace's quotas, so the first create after a
+// (re)start is charged like any other.
+func TestQuotaKnownFromTheFirstCommand(t *testing.T) {
+	p := startAllocPlane(t, service.AllocConfig{})
+	if _, err := p.do("resourcequota", "create", aggregates.Command{Namespace: "default", Name: "q",
+		Object: []byte(`{"apiVersion":"v1","kind":"ResourceQuota","metadata":{"name":"q"},"spec":{"hard":{"pods":"1"}}}`)}); err != nil {
+		t.Fatal(err)
+	}
+	pod := func(name string) aggregates.Command {
+		return aggregates.Command{Namespace: "default", Name: name,
+			Object: []byte(`{"apiVersion":"v1","kind":"Pod","metadata":{"name":"` + name + `"},"spec":{"containers":[{"name":"c","image":"busybox:1"}]}}`)}
+	}
+	if _, err := p.do("pod", "create", pod("a")); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 5 {
+		p.startService(t)
+		name := "b" + strconv.Itoa(i)
+		if _, err := p.untilAnswered(t, "pod", "create", pod(name)); err == nil || !strings.Contains(err.Error(), "exceeded quota: q,") {
+			t.Fatalf("restart %d: create pod %s: %v, want it refused by quota q", i, name, err)
+		}
+	}
+}

@@ -84,6 +84,10 @@ func New(ctx context.Context, conn *bus.Conn, opt Options) (*Service, error) {
 
 // Run answers commands until ctx ends.
 func (s *Service) Run(ctx context.Context) error {
+	known, err := s.loadPolicies(ctx)
+	if err != nil {
+		return err
+	}
 	var wg sync.WaitGroup
 	s.lanes = make([]chan *nats.Msg, s.opt.Lanes)
 	for i := range s.lanes {
@@ -99,7 +103,7 @@ func (s *Service) Run(ctx context.Context) error {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		_ = s.followPolicies(ctx)
+		_ = s.followPolicies(ctx, known+1)
 	}()
 	wg.Add(1)
 	go func() {
