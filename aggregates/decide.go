@@ -360,6 +360,17 @@ func statusJSON(obj Object) (json.RawMessage, error) {
 	return m.Status, err
 }
 
+// scaleView is what a scale command reads of the stored object, decoded
+// when scaleFields cannot be sure.
+type scaleView struct {
+	Metadata struct {
+		Generation int64 `json:"generation"`
+	} `json:"metadata"`
+	Spec struct {
+		Replicas *int32 `json:"replicas"`
+	} `json:"spec"`
+}
+
 func decideScale(k *Kind, s State, c Command) (Decision, error) {
 	if c.Replicas == nil {
 		return Decision{}, invalid(k, c.Name, field.ErrorList{field.Required(field.NewPath("spec", "replicas"), "scale needs a replica count")})
@@ -369,14 +380,7 @@ func decideScale(k *Kind, s State, c Command) (Decision, error) {
 	}
 	generation, replicas, ok := scaleFields(s.Raw) // without decoding the whole object
 	if !ok {
-		var cur struct {
-			Metadata struct {
-				Generation int64 `json:"generation"`
-			} `json:"metadata"`
-			Spec struct {
-				Replicas *int32 `json:"replicas"`
-			} `json:"spec"`
-		}
+		var cur scaleView
 		if err := json.Unmarshal(s.Raw, &cur); err != nil {
 			return Decision{}, fmt.Errorf("aggregates: stored %s %q: %w", k.Name, c.Name, err)
 		}

@@ -409,14 +409,7 @@ func checkStoredFields(doc []byte) (took bool, err error) {
 	if (lerr == nil) != (werr == nil) || lerr == nil && !reflect.DeepEqual(labels, labelsOnly.Metadata.Labels) {
 		return false, fmt.Errorf("storedLabels(%s) = %v, %v; encoding/json %v, %v", doc, labels, lerr, labelsOnly.Metadata.Labels, werr)
 	}
-	var scaleOnly struct { // what decideScale decodes when scaleFields declines
-		Metadata struct {
-			Generation int64 `json:"generation"`
-		} `json:"metadata"`
-		Spec struct {
-			Replicas *int32 `json:"replicas"`
-		} `json:"spec"`
-	}
+	var scaleOnly scaleView // what decideScale decodes when scaleFields declines
 	werr = json.Unmarshal(doc, &scaleOnly)
 	generation, replicas, ok := scaleFields(doc)
 	if !ok {
