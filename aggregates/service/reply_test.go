@@ -175,3 +175,40 @@ func TestQuotaKnownFromTheFirstCommand(t *testing.T) {
 		}
 	}
 }
+
+// TestCreateOfAnExistingObjectChargesNothing: in a namespace with a quota,
+// and for a Service, a create the service has not seen is read first as
+// before, so a create of an existing object is refused without charging the
+// quota or reserving an address and giving it back (events in the history).
+func TestCreateOfAnExistingObjectChargesNothing(t *testing.T) {
+	p := startAllocPlane(t, service.AllocConfig{})
+	if _, err := p.do("resourcequota", "create", aggregates.Command{Namespace: "default", Name: "q",
+		Object: []byte(`{"apiVersion":"v1","kind":"ResourceQuota","metadata":{"name":"q"},"spec":{"hard":{"pods":"10"}}}`)}); err != nil {
+		t.Fatal(err)
+	}
+	pod := aggregates.Command{Namespace: "default", Name: "a",
+		Object: []byte(`{"apiVersion":"v1","kind":"Pod","metadata":{"name":"a"},"spec":{"containers":[{"name":"c","image":"busybox:1"}]}}`)}
+	if _, err := p.do("pod", "create", pod); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.do("namespace", "create", aggregates.Command{Name: "other", Object: []byte(`{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"other"}}`)}); err != nil {
+		t.Fatal(err)
+	}
+	svc := aggregates.Command{Namespace: "other", Name: "s", Object: svcManifest("s", `{"ports":[{"port":80}]}`)} // no quota there
+	if _, err := p.do("service", "create", svc); err != nil {
+		t.Fatal(err)
+	}
+	p.restartService(t)
+	for _, c := range []struct {
+		kind string
+		cmd  aggregates.Command
+	}{{"pod", pod}, {"service", svc}} {
+		head := p.head(t)
+		if _, err := p.do(c.kind, "create", c.cmd); !apierrors.IsAlreadyExists(err) {
+			t.Fatalf("create of an existing %s: %v, want AlreadyExists", c.kind, err)
+		}
+		if got := p.head(t); got != head {
+			t.Errorf("the refused create of a %s appended %d events (a charge or reservation, and its release?)", c.kind, got-head)
+		}
+	}
+}
