@@ -197,6 +197,11 @@ const ObjectHeader = "Gantry-Object"
 // (kubectl's --dry-run=server).
 const DryRunHeader = "Gantry-Dry-Run"
 
+// DirectGets matches every direct get the server answers: how a Store
+// reads one subject's events (Load, LastSeq). Watch it to see reads of the
+// stream (nats sub '$JS.API.DIRECT.GET.>').
+const DirectGets = "$JS.API.DIRECT.GET.>"
+
 // OmitObjectHeader set to "true" on a command asks the command service to
 // leave the object out of its answer: the sequence and the event are all
 // most senders need, and the object is most of the answer's bytes. bus.Client

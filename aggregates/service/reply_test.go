@@ -96,7 +96,7 @@ func TestReplyObjectOnlyWhenAsked(t *testing.T) {
 // name can be created again.
 func TestCreateOfANewObjectReadsNothing(t *testing.T) {
 	p := startAllocPlane(t, service.AllocConfig{})
-	reads, err := p.conn.NC.SubscribeSync("$JS.API.DIRECT.GET.>")
+	reads, err := p.conn.NC.SubscribeSync(bus.DirectGets)
 	if err != nil {
 		t.Fatal(err)
 	}
