@@ -68,3 +68,20 @@ func TestDecodeReplyMatchesEncodingJSON(t *testing.T) {
 		}
 	}
 }
+
+// FuzzDecodeReply: on any bytes, decodeReply reads what encoding/json
+// reads, or fails where it fails.
+func FuzzDecodeReply(f *testing.F) {
+	for _, seed := range []string{`{"seq":12,"event":"scaled","object":{"kind":"Deployment"}}`, `{"seq":3,"unchanged":true}`,
+		`{"status":{"status":"Failure","code":409},"warnings":["w"]}`, `{"Seq":1,"seq":2}`, `{"object":null}`} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var want, got Reply
+		werr := json.Unmarshal(data, &want)
+		err := decodeReply(data, &got)
+		if (err == nil) != (werr == nil) || err == nil && !reflect.DeepEqual(got, want) {
+			t.Fatalf("decodeReply(%q) = %+v, %v; encoding/json %+v, %v", data, got, err, want, werr)
+		}
+	})
+}

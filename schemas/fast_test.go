@@ -1,6 +1,7 @@
 package schemas
 
 import (
+	"bytes"
 	"io/fs"
 	"slices"
 	"strings"
@@ -274,4 +275,50 @@ func BenchmarkValidateCommand(b *testing.B) {
 			}
 		})
 	}
+}
+
+// FuzzFastCheck: on any bytes, the fast path is never sure of the opposite
+// of what the general validator decides (go test runs the seeds; `go test
+// -fuzz FuzzFastCheck ./schemas` searches further).
+func FuzzFastCheck(f *testing.F) {
+	v, err := NewValidator()
+	if err != nil {
+		f.Fatal(err)
+	}
+	paths := []string{
+		"commands/dev.gantry.cmd.deployment.scale.v1.json", "commands/dev.gantry.cmd.deployment.label.v1.json",
+		"commands/dev.gantry.cmd.pod.status.v1.json", "commands/dev.gantry.cmd.deployment.create.v1.json",
+		"commands/dev.gantry.cmd.configmap.create.v1.json", "commands/dev.gantry.cmd.service.apply.v1.json",
+	}
+	for i, seed := range []string{
+		`{"namespace":"bench","name":"d0","replicas":2}`,
+		`{"namespace":"bench","name":"d0","labels":{"rev":"r1","old":null}}`,
+		`{"name":"p","status":{"phase":"Running","containerStatuses":[{"name":"c","ready":true,"restartCount":0,"image":"i","imageID":"","state":{"running":{"startedAt":"2026-11-22T10:00:00Z"}}}]}}`,
+		`{"name":"web","object":{"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"web"},"spec":{"replicas":3,"template":{"spec":{"containers":[{"name":"w","image":"i","resources":{"requests":{"cpu":"100m","memory":1e3}}}]}}}}}`,
+		`{"name":"cm","object":{"data":{"a":"b","c":"\u00e9"},"binaryData":{"x":"AAE="}}}`,
+		`{"name":"s","object":{"spec":{"ports":[{"port":80,"targetPort":"http"}],"type":"NodePort"}}}`,
+	} {
+		f.Add(i, []byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, i int, doc []byte) {
+		s, err := v.schema(paths[(i%len(paths)+len(paths))%len(paths)])
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := s.fast.check(doc)
+		if got == unsure {
+			return
+		}
+		parsed, ok := parseJSON(doc)
+		if !ok {
+			var err error
+			if parsed, err = jsonschema.UnmarshalJSON(bytes.NewReader(doc)); err != nil {
+				t.Fatalf("fast path says %d of a document the validator cannot read (%v): %q", got, err, doc)
+			}
+		}
+		werr := s.schema.Validate(parsed)
+		if got == valid && werr != nil || got == invalid && werr == nil {
+			t.Fatalf("fast path says %d (0 valid, 2 invalid), the validator %v, of %q", got, werr, doc)
+		}
+	})
 }
