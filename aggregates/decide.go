@@ -132,7 +132,7 @@ func manifestOver(k *Kind, c Command, old Object) (Object, []string, error) {
 func validateMeta(k *Kind, obj Object) field.ErrorList {
 	p := field.NewPath("metadata")
 	errs := validateName(k, obj.GetName(), p.Child("name"))
-	errs = append(errs, metav1validation.ValidateLabels(obj.GetLabels(), p.Child("labels"))...)
+	errs = append(errs, validateLabels(obj.GetLabels())...)
 	return errs
 }
 

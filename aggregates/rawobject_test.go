@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	metav1validation "k8s.io/apimachinery/pkg/apis/meta/v1/validation"
+	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	"pgregory.net/rapid"
 )
@@ -477,6 +478,39 @@ func TestValidateLabelsMatchesUpstream(t *testing.T) {
 		got, want := validateLabels(labels), metav1validation.ValidateLabels(labels, field.NewPath("metadata", "labels"))
 		if (len(got) == 0) != (len(want) == 0) {
 			t.Errorf("%q: %v, upstream %v", labels, got, want)
+		}
+	}
+}
+
+// validateName takes what the upstream rule for the kind takes, with its
+// messages, whether or not the name is a plain label.
+func TestValidateNameMatchesUpstream(t *testing.T) {
+	reg := Builtin()
+	check := func(t interface {
+		Fatalf(string, ...any)
+	}, kind, name string) {
+		k, _ := reg.Lookup(kind)
+		var msgs []string
+		if kind == "namespace" || kind == "service" {
+			msgs = validation.IsDNS1123Label(name)
+		} else {
+			msgs = validation.IsDNS1123Subdomain(name)
+		}
+		got := validateName(k, name, field.NewPath("metadata", "name"))
+		if name == "" {
+			msgs = []string{"name is required"}
+		}
+		if len(got) != len(msgs) {
+			t.Fatalf("%s %q: %v, upstream %v", kind, name, got, msgs)
+		}
+	}
+	rapid.Check(t, func(t *rapid.T) {
+		name := rapid.StringOfN(rapid.SampledFrom([]rune("az09-.A_")), 0, 70, -1).Draw(t, "name")
+		check(t, rapid.SampledFrom([]string{"namespace", "service", "configmap", "pod"}).Draw(t, "kind"), name)
+	})
+	for _, name := range []string{"web", "a", "-a", "a-", "9web", strings.Repeat("a", 63), strings.Repeat("b", 64), "a.b", "A"} {
+		for _, kind := range []string{"namespace", "service", "configmap"} {
+			check(t, kind, name)
 		}
 	}
 }

@@ -13,6 +13,9 @@ func validateName(k *Kind, name string, p *field.Path) field.ErrorList {
 	if name == "" {
 		return field.ErrorList{field.Required(p, "name is required")}
 	}
+	if dns1123Label(name) { // what most names are: valid under either rule, without its regular expression
+		return nil
+	}
 	var msgs []string
 	switch k.Token {
 	case "namespace", "service":
@@ -25,6 +28,21 @@ func validateName(k *Kind, name string, p *field.Path) field.ErrorList {
 		errs = append(errs, field.Invalid(p, name, m))
 	}
 	return errs
+}
+
+// dns1123Label: name is 1 to 63 lower-case letters, digits and '-',
+// beginning and ending with a letter or digit (RFC 1123 label), which both
+// validation.IsDNS1123Label and IsDNS1123Subdomain take.
+func dns1123Label(name string) bool {
+	if len(name) == 0 || len(name) > 63 || name[0] == '-' || name[len(name)-1] == '-' {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		if c := name[i]; !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
+			return false
+		}
+	}
+	return true
 }
 
 func validateKeys[V any](m map[string]V, p *field.Path) field.ErrorList {
