@@ -291,30 +291,15 @@ func storedLabels(raw []byte) (map[string]string, error) {
 }
 
 // validateLabels is metav1validation.ValidateLabels, which matches every key
-// and value against regular expressions; labels of lower-case letters and
-// digits alone (keys 1 to 63 of them, values up to 63) pass it and are
-// taken without.
+// and value against regular expressions; labels whose keys are DNS labels
+// and whose values are DNS labels or empty pass it and are taken without.
 func validateLabels(labels map[string]string) field.ErrorList {
 	for k, v := range labels {
-		if !alnum(k, 1) || !alnum(v, 0) {
+		if !dns1123Label(k) || v != "" && !dns1123Label(v) {
 			return metav1validation.ValidateLabels(labels, field.NewPath("metadata", "labels"))
 		}
 	}
 	return nil
-}
-
-// alnum: s has between least and 63 lower-case letters and digits, and
-// nothing else.
-func alnum(s string, least int) bool {
-	if len(s) < least || len(s) > 63 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9') {
-			return false
-		}
-	}
-	return true
 }
 
 // plainStrings reads a JSON object of strings as encoding/json reads it
@@ -323,7 +308,7 @@ func alnum(s string, least int) bool {
 func plainStrings(v []byte) (map[string]string, bool) {
 	m := map[string]string{}
 	ok := jsonscan.Object(v, func(key []byte, plain bool, value []byte) bool {
-		if !plain || !jsonscan.ASCII(key) || !plainString(value) || !jsonscan.ASCII(value) {
+		if !plain || !jsonscan.ASCII(key) || !jsonscan.ASCIIString(value) {
 			return false
 		}
 		m[string(key)] = string(value[1 : len(value)-1])

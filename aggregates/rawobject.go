@@ -216,19 +216,7 @@ func intField(ms []member, name string, bits int) (int64, bool) {
 	if v == nil {
 		return 0, true
 	}
-	return IntLiteral(v, bits)
-}
-
-// IntLiteral reads a JSON number as encoding/json reads it into an intN:
-// a plain integer literal in range; anything else declines.
-func IntLiteral(v []byte, bits int) (int64, bool) {
-	for i, c := range v {
-		if !(c >= '0' && c <= '9' || c == '-' && i == 0) {
-			return 0, false
-		}
-	}
-	n, err := strconv.ParseInt(string(v), 10, bits)
-	return n, err == nil
+	return jsonscan.Int(v, bits)
 }
 
 func labeledEdits(data []byte, edits []fastEdit) ([]fastEdit, bool) {
@@ -278,20 +266,13 @@ func statusEdits(data []byte, edits []fastEdit) ([]fastEdit, bool) {
 
 // plainString: a JSON string token json.Marshal would write back as it
 // is (printable ASCII, no escapes, none of < > &).
+// plainString: tok is a string token whose bytes between the quotes are
+// written back as they are, by encoding/json as by any decoder.
 func plainString(tok []byte) bool {
 	if len(tok) < 2 || tok[0] != '"' || tok[len(tok)-1] != '"' {
 		return false
 	}
-	return plainKey(tok[1 : len(tok)-1])
-}
-
-func plainKey(k []byte) bool {
-	for _, c := range k {
-		if c < 0x20 || c > 0x7e || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
-			return false
-		}
-	}
-	return true
+	return jsonscan.Verbatim(tok[1 : len(tok)-1])
 }
 
 // sortEdits orders edits by path, keeping the order of equal paths (the
@@ -452,7 +433,7 @@ func writeObject(dst []byte, ms []member) []byte {
 // JSON object.
 func splitObject(doc []byte, ms []member) ([]member, bool) {
 	ok := jsonscan.Object(doc, func(key []byte, plain bool, value []byte) bool {
-		ms = append(ms, member{key: key, value: value, plainKey: plain && plainKey(key)})
+		ms = append(ms, member{key: key, value: value, plainKey: plain && jsonscan.Verbatim(key)})
 		return true
 	})
 	if !ok {
@@ -498,12 +479,12 @@ func scaleFields(obj []byte) (generation int64, replicas *int32, ok bool) {
 		return 0, nil, false
 	}
 	if g != nil && string(g) != "null" {
-		if generation, ok = IntLiteral(g, 64); !ok {
+		if generation, ok = jsonscan.Int(g, 64); !ok {
 			return 0, nil, false
 		}
 	}
 	if r != nil && string(r) != "null" {
-		n, ok := IntLiteral(r, 32)
+		n, ok := jsonscan.Int(r, 32)
 		if !ok {
 			return 0, nil, false
 		}

@@ -6,37 +6,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strconv"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/nats-io/nats.go"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-
-	"github.com/gantry-sh/gantry/schemas/jsonscan"
 )
-
-// Reply is the command service's answer to one command.
-type Reply struct {
-	// Seq is the stream sequence of the event the command caused, which is
-	// the object's new resourceVersion. Unchanged: the command caused none.
-	Seq       uint64          `json:"seq,omitempty"`
-	Event     string          `json:"event,omitempty"` // the verb of the event caused
-	Unchanged bool            `json:"unchanged,omitempty"`
-	Warnings  []string        `json:"warnings,omitempty"`
-	Object    json.RawMessage `json:"object,omitempty"`
-	// Status is set when the command was refused: a Kubernetes Status.
-	Status *metav1.Status `json:"status,omitempty"`
-}
-
-// Err turns a refusal into a Kubernetes status error (nil if accepted).
-func (r Reply) Err() error {
-	if r.Status == nil {
-		return nil
-	}
-	return &apierrors.StatusError{ErrStatus: *r.Status}
-}
 
 func init() {
 	// Every command and every event gets a random (version 4) id, and reading
@@ -127,64 +103,6 @@ func marshalData(data any) ([]byte, error) {
 		}
 	}
 	return json.Marshal(data)
-}
-
-// decodeReply reads a command's reply. Its usual shape (seq, event,
-// unchanged and the object, every key exact, as marshalReply writes it)
-// is split with jsonscan and the object taken as it is, sharing data's
-// memory (nats.go gives every message its own): encoding/json would check
-// and copy it again, a large share of a small command's CPU.
-// Anything else (warnings, a refusal's status, another key) is decoded by
-// encoding/json. TestDecodeReplyMatchesEncodingJSON checks the two agree.
-func decodeReply(data []byte, r *Reply) error {
-	if replyOwn(data, r) {
-		return nil
-	}
-	*r = Reply{}
-	return json.Unmarshal(data, r)
-}
-
-func replyOwn(b []byte, r *Reply) bool {
-	var obj []byte
-	ok := jsonscan.Object(b, func(key []byte, plainKey bool, v []byte) bool {
-		if !plainKey {
-			return false
-		}
-		switch string(key) {
-		case "seq":
-			if v[0] < '0' || v[0] > '9' {
-				return false
-			}
-			n, err := strconv.ParseUint(string(v), 10, 64)
-			r.Seq = n
-			return err == nil
-		case "event":
-			if !plainString(v) {
-				return false
-			}
-			r.Event = string(v[1 : len(v)-1])
-		case "unchanged":
-			switch string(v) {
-			case "true", "false":
-				r.Unchanged = string(v) == "true"
-			default:
-				return false
-			}
-		case "object":
-			if v[0] == 'n' {
-				return false
-			}
-			obj = v
-		default:
-			return false
-		}
-		return true
-	})
-	if !ok {
-		return false
-	}
-	r.Object = obj
-	return true
 }
 
 // Query asks the query service and decodes its answer into out.

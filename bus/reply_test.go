@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"pgregory.net/rapid"
 )
 
@@ -84,4 +85,23 @@ func FuzzDecodeReply(f *testing.F) {
 			t.Fatalf("decodeReply(%q) = %+v, %v; encoding/json %+v, %v", data, got, err, want, werr)
 		}
 	})
+}
+
+// Marshal writes every reply so that decoding it gives it back.
+func TestMarshalReplyRoundTrips(t *testing.T) {
+	obj := json.RawMessage(`{"kind":"Deployment","metadata":{"name":"web","resourceVersion":"12"}}`)
+	for _, r := range []Reply{
+		{Seq: 12, Event: "scaled", Object: obj},
+		{Seq: 12, Unchanged: true, Object: obj},
+		{Seq: 3, Event: "labeled"},
+		{},
+		{Seq: 4, Event: "created", Warnings: []string{"spec.foo: not implemented"}, Object: obj},
+		{Status: &metav1.Status{Status: metav1.StatusFailure, Message: "no", Reason: metav1.StatusReasonConflict, Code: 409}},
+		{Seq: 5, Event: `we"ird`},
+	} {
+		var got Reply
+		if err := json.Unmarshal(r.Marshal(), &got); err != nil || !reflect.DeepEqual(got, r) {
+			t.Errorf("%+v: wrote %s, read back %+v (%v)", r, r.Marshal(), got, err)
+		}
+	}
 }

@@ -134,8 +134,8 @@ func parsePubAck(b []byte) (uint64, error) {
 		}
 		return true
 	})
-	if ok && len(stream) > 2 && stream[0] == '"' && len(seq) > 0 && seq[0] >= '0' && seq[0] <= '9' {
-		if n, err := strconv.ParseUint(string(seq), 10, 64); err == nil {
+	if ok && len(stream) > 2 && stream[0] == '"' {
+		if n, ok := jsonscan.Uint(seq); ok {
 			return n, nil
 		}
 	}

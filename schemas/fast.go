@@ -3,7 +3,7 @@ package schemas
 import (
 	"bytes"
 	"encoding/json"
-	"io/fs"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -169,18 +169,14 @@ func (c *check) stringLength(v []byte) verdict {
 	if c.minLength == 0 {
 		return valid
 	}
-	s := v[1 : len(v)-1]
+	n, plain := len(v)-2, jsonscan.ASCIIString(v) // bytes between the quotes; one character each when plain
 	switch {
-	case len(s) >= c.minLength && (c.minLength == 1 || plainASCII(s)):
+	case n >= c.minLength && (c.minLength == 1 || plain):
 		return valid
-	case len(s) < c.minLength && (len(s) == 0 || plainASCII(s)):
+	case n < c.minLength && (n == 0 || plain):
 		return invalid
 	}
 	return unsure
-}
-
-func plainASCII(s []byte) bool {
-	return bytes.IndexByte(s, '\\') < 0 && jsonscan.ASCII(s)
 }
 
 // object checks the members against properties, additionalProperties and
@@ -192,7 +188,7 @@ func (c *check) object(v []byte) verdict {
 	var buf [32][]byte
 	keys := buf[:0]
 	jsonscan.Object(v, func(key []byte, plain bool, val []byte) bool {
-		if !plain || len(keys) == cap(buf) || slicesContain(keys, key) {
+		if !plain || len(keys) == cap(buf) || slices.ContainsFunc(keys, func(k []byte) bool { return bytes.Equal(k, key) }) {
 			odd = true
 			return false
 		}
@@ -217,32 +213,22 @@ func (c *check) object(v []byte) verdict {
 		return r
 	}
 	for _, name := range c.required {
-		if !slicesContain(keys, []byte(name)) {
+		if !slices.ContainsFunc(keys, func(k []byte) bool { return string(k) == name }) {
 			return invalid
 		}
 	}
 	return valid
 }
 
-func slicesContain(keys [][]byte, key []byte) bool {
-	for _, k := range keys {
-		if bytes.Equal(k, key) {
-			return true
-		}
-	}
-	return false
-}
-
-// fastCompiler builds checks from the schema files, sharing one check per
-// location (so recursive references end).
+// fastCompiler builds checks from the parsed schema files, sharing one
+// check per location (so recursive references end).
 type fastCompiler struct {
-	files fs.FS
-	docs  map[string]any    // parsed schema files by path
+	docs  map[string]any    // the schema files by path, as jsonschema.UnmarshalJSON reads them
 	nodes map[string]*check // by path#pointer
 }
 
-func newFastCompiler(files fs.FS) *fastCompiler {
-	return &fastCompiler{files: files, docs: map[string]any{}, nodes: map[string]*check{}}
+func newFastCompiler(docs map[string]any) *fastCompiler {
+	return &fastCompiler{docs: docs, nodes: map[string]*check{}}
 }
 
 // compile is the check for the schema at path#pointer.
@@ -253,7 +239,7 @@ func (fc *fastCompiler) compile(path, pointer string) *check {
 	}
 	c := &check{}
 	fc.nodes[key] = c
-	doc, ok := fc.doc(path)
+	doc, ok := fc.docs[path]
 	if ok {
 		doc, ok = resolvePointer(doc, pointer)
 	}
@@ -263,22 +249,6 @@ func (fc *fastCompiler) compile(path, pointer string) *check {
 	}
 	fc.fill(c, path, pointer, doc)
 	return c
-}
-
-func (fc *fastCompiler) doc(path string) (any, bool) {
-	if d, ok := fc.docs[path]; ok {
-		return d, d != nil
-	}
-	var d any
-	if b, err := fs.ReadFile(fc.files, path); err == nil {
-		dec := json.NewDecoder(bytes.NewReader(b))
-		dec.UseNumber()
-		if dec.Decode(&d) != nil {
-			d = nil
-		}
-	}
-	fc.docs[path] = d
-	return d, d != nil
 }
 
 // resolvePointer follows a JSON pointer ("" or "/a/b", ~0 and ~1 escapes).

@@ -37,8 +37,7 @@ type Validator struct {
 	mu       sync.Mutex
 	compiler *jsonschema.Compiler
 	fast     *fastCompiler
-	compiled map[string]*compiled
-	ready    sync.Map // path → *compiled, read without mu
+	ready    sync.Map // path → *compiled, written under mu
 	commands sync.Map // commandKey → *compiled
 }
 
@@ -54,6 +53,7 @@ type commandKey struct{ kind, verb string }
 // NewValidator loads every embedded schema.
 func NewValidator() (*Validator, error) {
 	c := jsonschema.NewCompiler()
+	docs := map[string]any{} // by path, for the fast path's compiler too
 	err := fs.WalkDir(files, ".", func(path string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err
@@ -66,12 +66,13 @@ func NewValidator() (*Validator, error) {
 		if err != nil {
 			return fmt.Errorf("schemas: %s: %w", path, err)
 		}
+		docs[path] = doc
 		return c.AddResource(Base+path, doc)
 	})
 	if err != nil {
 		return nil, err
 	}
-	return &Validator{compiler: c, fast: newFastCompiler(files), compiled: map[string]*compiled{}}, nil
+	return &Validator{compiler: c, fast: newFastCompiler(docs)}, nil
 }
 
 // Validate checks data against the schema at path (e.g. "commands/<type>.json").
@@ -126,8 +127,8 @@ func (v *Validator) schema(path string) (*compiled, error) {
 	}
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	if s, ok := v.compiled[path]; ok {
-		return s, nil
+	if s, ok := v.ready.Load(path); ok { // compiled while this waited for mu
+		return s.(*compiled), nil
 	}
 	if _, err := fs.Stat(files, path); err != nil {
 		return nil, fmt.Errorf("schemas: no schema %s", path)
@@ -137,7 +138,6 @@ func (v *Validator) schema(path string) (*compiled, error) {
 		return nil, fmt.Errorf("schemas: compile %s: %w", path, err)
 	}
 	c := &compiled{schema: s, fast: v.fast.compile(path, "")}
-	v.compiled[path] = c
 	v.ready.Store(path, c)
 	return c, nil
 }

@@ -124,7 +124,7 @@ func commandField(cmd *aggregates.Command, key string, v []byte) (uint16, bool) 
 	case "patch":
 		return 1 << 6, rawField(&cmd.Patch, v)
 	case "replicas":
-		if n, ok := aggregates.IntLiteral(v, 32); ok {
+		if n, ok := jsonscan.Int(v, 32); ok {
 			cmd.Replicas = new(int32(n))
 			return 1 << 7, true
 		}
@@ -138,7 +138,7 @@ func commandField(cmd *aggregates.Command, key string, v []byte) (uint16, bool) 
 }
 
 func stringField(dst *string, v []byte) bool {
-	if _, plain, ok := jsonscan.String(v, 0); ok && plain && jsonscan.ASCII(v) {
+	if jsonscan.ASCIIString(v) {
 		*dst = string(v[1 : len(v)-1])
 		return true
 	}
@@ -157,7 +157,7 @@ func labelsField(dst *map[string]*string, v []byte) bool {
 			labels[string(key)] = nil
 			return true
 		}
-		if _, plain, _ := jsonscan.String(value, 0); value[0] != '"' || !plain || !jsonscan.ASCII(value) {
+		if !jsonscan.ASCIIString(value) {
 			return false
 		}
 		labels[string(key)] = new(string(value[1 : len(value)-1]))

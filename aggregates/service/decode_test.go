@@ -6,10 +6,7 @@ import (
 	"reflect"
 	"testing"
 
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-
 	"github.com/gantry-sh/gantry/aggregates"
-	"github.com/gantry-sh/gantry/bus"
 )
 
 // The fast path of decodeCommand must read every command it takes exactly
@@ -46,25 +43,6 @@ func TestDecodeKnownCommandMatchesStrictDecoder(t *testing.T) {
 	for _, d := range []string{`{"name":"a","namespace":"ns","object":{"data":{"k":"v"}}}`, `{"name":"a","labels":{"x":null}}`, `{"name":"a","replicas":3,"labels":{"rev":"r1"}}`} {
 		if _, ok := decodeKnownCommand([]byte(d)); !ok {
 			t.Errorf("%s: left to the strict decoder", d)
-		}
-	}
-}
-
-// marshalReply writes every reply so that decoding it gives it back.
-func TestMarshalReplyRoundTrips(t *testing.T) {
-	obj := json.RawMessage(`{"kind":"Deployment","metadata":{"name":"web","resourceVersion":"12"}}`)
-	for _, r := range []bus.Reply{
-		{Seq: 12, Event: "scaled", Object: obj},
-		{Seq: 12, Unchanged: true, Object: obj},
-		{Seq: 3, Event: "labeled"},
-		{},
-		{Seq: 4, Event: "created", Warnings: []string{"spec.foo: not implemented"}, Object: obj},
-		{Status: &metav1.Status{Status: metav1.StatusFailure, Message: "no", Reason: metav1.StatusReasonConflict, Code: 409}},
-		{Seq: 5, Event: `we"ird`},
-	} {
-		var got bus.Reply
-		if err := json.Unmarshal(marshalReply(r), &got); err != nil || !reflect.DeepEqual(got, r) {
-			t.Errorf("%+v: wrote %s, read back %+v (%v)", r, marshalReply(r), got, err)
 		}
 	}
 }

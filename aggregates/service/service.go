@@ -19,7 +19,6 @@ import (
 	"github.com/gantry-sh/gantry/aggregates"
 	"github.com/gantry-sh/gantry/aggregates/seal"
 	"github.com/gantry-sh/gantry/bus"
-	"github.com/gantry-sh/gantry/schemas/jsonscan"
 )
 
 // Validator checks a command's data against its schema.
@@ -189,7 +188,7 @@ func (s *Service) handle(ctx context.Context, m *nats.Msg) {
 		}
 	}
 	if m.Reply != "" {
-		_ = m.Respond(marshalReply(reply))
+		_ = m.Respond(reply.Marshal())
 	}
 }
 
@@ -409,48 +408,3 @@ func (s *Service) present(kindName string, raw json.RawMessage, seq uint64) json
 	return raw
 }
 
-// marshalReply writes the reply, splicing the object in as it is: it is
-// already compact JSON, and encoding/json would validate and compact it
-// again (a large share of a command's CPU).
-func marshalReply(r bus.Reply) []byte {
-	obj := r.Object
-	if r.Status == nil && len(r.Warnings) == 0 && jsonscan.Verbatim(r.Event) {
-		// An answer without warnings or refusal: written directly.
-		out := make([]byte, 0, len(obj)+64)
-		out = append(out, '{')
-		if r.Seq != 0 {
-			out = strconv.AppendUint(append(out, `"seq":`...), r.Seq, 10)
-		}
-		if r.Event != "" {
-			out = append(append(append(comma(out), `"event":"`...), r.Event...), '"')
-		}
-		if r.Unchanged {
-			out = append(comma(out), `"unchanged":true`...)
-		}
-		if len(obj) > 0 {
-			out = append(append(comma(out), `"object":`...), obj...)
-		}
-		return append(out, '}')
-	}
-	r.Object = nil
-	body, _ := json.Marshal(r)
-	if len(obj) == 0 {
-		return body
-	}
-	out := make([]byte, 0, len(body)+len(obj)+16)
-	out = append(out, body[:len(body)-1]...)
-	if len(body) > 2 {
-		out = append(out, ',')
-	}
-	out = append(out, `"object":`...)
-	out = append(out, obj...)
-	return append(out, '}')
-}
-
-// comma separates a member from the one before it, if any.
-func comma(out []byte) []byte {
-	if out[len(out)-1] != '{' {
-		return append(out, ',')
-	}
-	return out
-}

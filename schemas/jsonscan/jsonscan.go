@@ -12,6 +12,7 @@ package jsonscan
 import (
 	"encoding/binary"
 	"math/bits"
+	"strconv"
 )
 
 // MaxDepth bounds the nesting Value follows; callers take their general
@@ -291,7 +292,7 @@ func ASCII(b []byte) bool {
 // Verbatim reports whether encoding/json writes s as it is between quotes:
 // ASCII without control characters, quotes, backslashes or the HTML
 // characters it escapes (<, >, &). Then a writer may splice s in itself.
-func Verbatim(s string) bool {
+func Verbatim[T string | []byte](s T) bool {
 	for i := 0; i < len(s); i++ {
 		switch c := s[i]; {
 		case c < 0x20 || c >= 0x7f, c == '"', c == '\\', c == '<', c == '>', c == '&':
@@ -299,4 +300,45 @@ func Verbatim(s string) bool {
 		}
 	}
 	return true
+}
+
+// ASCIIString reports whether tok is a string token of ASCII without
+// escapes: the bytes between its quotes are its value, as any JSON decoder
+// reads it.
+func ASCIIString(tok []byte) bool {
+	if len(tok) == 0 || tok[0] != '"' {
+		return false
+	}
+	end, plain, ok := String(tok, 0)
+	return ok && plain && end == len(tok) && ASCII(tok)
+}
+
+// Int reads a number token as encoding/json reads it into an int of the
+// given bits: a plain integer literal in range; ok false for anything else
+// (a fraction or exponent, out of range), which only the decoder can say.
+func Int(tok []byte, bits int) (int64, bool) {
+	for i, c := range tok {
+		if !(c >= '0' && c <= '9' || c == '-' && i == 0) {
+			return 0, false
+		}
+	}
+	n, err := strconv.ParseInt(string(tok), 10, bits)
+	if err != nil {
+		return 0, false
+	}
+	return n, true
+}
+
+// Uint is Int for a uint64.
+func Uint(tok []byte) (uint64, bool) {
+	for _, c := range tok {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+	}
+	n, err := strconv.ParseUint(string(tok), 10, 64)
+	if err != nil {
+		return 0, false
+	}
+	return n, true
 }

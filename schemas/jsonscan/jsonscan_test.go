@@ -163,3 +163,36 @@ func TestValidNeverDisagreesWithEncodingJSON(t *testing.T) {
 		}
 	}
 }
+
+func TestLiteralReaders(t *testing.T) {
+	for _, c := range []struct {
+		tok   string
+		ascii bool
+	}{{`"web"`, true}, {`""`, true}, {`"a\"b"`, false}, {`"é"`, false}, {`"ab`, false}, {`"a"x`, false}, {`web`, false}, {``, false}} {
+		if got := ASCIIString([]byte(c.tok)); got != c.ascii {
+			t.Errorf("ASCIIString(%s) = %v", c.tok, got)
+		}
+	}
+	for _, c := range []struct {
+		tok  string
+		bits int
+		n    int64
+		ok   bool
+	}{{`3`, 32, 3, true}, {`-2`, 32, -2, true}, {`-0`, 64, 0, true}, {`2147483648`, 32, 0, false}, {`2147483648`, 64, 2147483648, true}, {`1.0`, 64, 0, false}, {`1e2`, 64, 0, false}, {`-`, 64, 0, false}, {`"3"`, 64, 0, false}} {
+		if n, ok := Int([]byte(c.tok), c.bits); n != c.n || ok != c.ok {
+			t.Errorf("Int(%s, %d) = %d, %v", c.tok, c.bits, n, ok)
+		}
+	}
+	for _, c := range []struct {
+		tok string
+		n   uint64
+		ok  bool
+	}{{`17`, 17, true}, {`18446744073709551615`, 18446744073709551615, true}, {`18446744073709551616`, 0, false}, {`-1`, 0, false}, {``, 0, false}, {`1.0`, 0, false}} {
+		if n, ok := Uint([]byte(c.tok)); n != c.n || ok != c.ok {
+			t.Errorf("Uint(%s) = %d, %v", c.tok, n, ok)
+		}
+	}
+	if !Verbatim("user/alice") || !Verbatim([]byte("a.b-c")) || Verbatim("a<b") || Verbatim([]byte("é")) {
+		t.Error("Verbatim")
+	}
+}
