@@ -130,10 +130,9 @@ func (p *Projector) CatchUp(ctx context.Context) error {
 	// deleted since (a pod's node never changes while it lives). The
 	// writes past the checkpoint may have landed before a crash.
 	podNodes := map[string][]string{}
-	// Runs of edits are deferred as the View folds (View.deferEdits); the
+	// Runs of edits are deferred as the View folds (replayDeferred); the
 	// pods read past the checkpoint have theirs applied as they are read.
-	p.view.deferEdits()
-	err = p.store.ReplayData(ctx, nil, 1, head, func(e bus.Envelope) error {
+	err = p.view.replayDeferred(ctx, p.store, head, func(e bus.Envelope) error {
 		if e.Seq <= checkpoint {
 			return p.view.Fold(e)
 		}
@@ -155,9 +154,6 @@ func (p *Projector) CatchUp(ctx context.Context) error {
 		touched[k] = true
 		return p.view.Fold(e)
 	})
-	if derr := p.view.endDeferring(); err == nil {
-		err = derr
-	}
 	if err != nil {
 		return err
 	}
@@ -380,12 +376,7 @@ func (p *Projector) materialise(ctx context.Context, w *bus.KVWriter, c Change) 
 // At rebuilds a view as of stream sequence seq (0: the empty cluster).
 func At(ctx context.Context, store *bus.Store, sealer *seal.Sealer, seq uint64) (*View, error) {
 	v := NewView(sealer)
-	v.deferEdits() // nobody reads v before it is returned
-	err := store.ReplayData(ctx, nil, 1, seq, v.Fold)
-	if derr := v.endDeferring(); err == nil {
-		err = derr
-	}
-	if err != nil {
+	if err := v.replayDeferred(ctx, store, seq, v.Fold); err != nil { // nobody reads v before it is returned
 		return nil, err
 	}
 	v.Advance(seq)

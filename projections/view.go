@@ -60,9 +60,8 @@ type View struct {
 	// scaled, labeled, bound and status events is merged and applied in
 	// one pass when the object is next read, changed otherwise, or the
 	// deferring ends; see deferEdits.
-	deferring bool
-	pending   map[*Entry]*aggregates.Edits
-	deferErr  error // a merged run the fast path declined (a bug: Editable admitted the object)
+	pending  map[*Entry]*aggregates.Edits // non-nil while deferring
+	deferErr error                        // a merged run the fast path declined (a bug: Editable admitted the object)
 }
 
 // NewView makes an empty view; sealer opens Secret data (nil: left sealed).
@@ -119,7 +118,7 @@ func (v *View) Fold(e bus.Envelope) error {
 		v.objects[kind] = byKey
 	}
 	cur := byKey[ns+"/"+name] // a key built only to look up stays off the heap
-	if cur != nil && v.deferring && len(v.subs) == 0 && v.deferEdit(cur, verb, data) {
+	if cur != nil && v.pending != nil && len(v.subs) == 0 && v.deferEdit(cur, verb, data) {
 		cur.Seq = e.Seq
 		v.mu.Unlock()
 		v.progress.Advance(e.Seq)
@@ -195,10 +194,21 @@ func (v *View) Fold(e bus.Envelope) error {
 func (v *View) deferEdits() {
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	v.deferring = true
 	if v.pending == nil {
 		v.pending = map[*Entry]*aggregates.Edits{}
 	}
+}
+
+// replayDeferred folds the stream's events up to upTo through fold with
+// runs of edits deferred, and applies them at the end; the error is the
+// replay's, or else endDeferring's.
+func (v *View) replayDeferred(ctx context.Context, store *bus.Store, upTo uint64, fold func(bus.Envelope) error) error {
+	v.deferEdits()
+	err := store.ReplayData(ctx, nil, 1, upTo, fold)
+	if derr := v.endDeferring(); err == nil {
+		err = derr
+	}
+	return err
 }
 
 // endDeferring applies every deferred run and stops deferring; the error
@@ -206,9 +216,8 @@ func (v *View) deferEdits() {
 func (v *View) endDeferring() error {
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	v.deferring = false
 	v.flushAll()
-	v.pending = nil // a map keeps the room of its largest size
+	v.pending = nil // stops deferring; and a map keeps the room of its largest size
 	err := v.deferErr
 	v.deferErr = nil
 	return err

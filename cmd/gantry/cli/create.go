@@ -164,11 +164,7 @@ func exposeCmd(g *globals) *cobra.Command {
 			}
 			var svc *corev1.Service
 			err := g.onObject(args, func(client *bus.Client, k *aggregates.Kind, ns, objName string) error {
-				var exposed json.RawMessage
-				if err := fetch(client, k.Token, ns, objName, &exposed); err != nil {
-					return err
-				}
-				selector, err := selectorOf(k, exposed)
+				selector, err := selectorOf(client, k, ns, objName)
 				if err != nil {
 					return err
 				}
@@ -196,9 +192,13 @@ func exposeCmd(g *globals) *cobra.Command {
 	return c
 }
 
-// selectorOf is what a service for obj selects: a workload's matchLabels,
-// a pod's labels, a service's selector.
-func selectorOf(k *aggregates.Kind, obj []byte) (map[string]string, error) {
+// selectorOf is what a service for the object selects: a workload's
+// matchLabels, a pod's labels, a service's selector.
+func selectorOf(client *bus.Client, k *aggregates.Kind, ns, name string) (map[string]string, error) {
+	var obj json.RawMessage
+	if err := fetch(client, k.Token, ns, name, &obj); err != nil {
+		return nil, err
+	}
 	var o struct {
 		Metadata metav1.ObjectMeta `json:"metadata"`
 		Spec     struct {

@@ -52,7 +52,7 @@ func editCmd(g *globals) *cobra.Command {
 					return err
 				}
 				after = []byte(stripComments(string(after))) // the header
-				if stripComments(string(after)) == stripComments(string(before)) {
+				if string(after) == stripComments(string(before)) {
 					os.Remove(path)
 					fmt.Fprintln(g.out, "Edit cancelled, no changes made.")
 					return nil

@@ -89,11 +89,7 @@ func (g *globals) logsTarget(ctx context.Context, client *bus.Client, arg string
 	if k.Token == "pod" {
 		return g.podOnNode(ctx, client, name)
 	}
-	var obj json.RawMessage
-	if err := fetch(client, k.Token, g.ns(), name, &obj); err != nil {
-		return nil, err
-	}
-	sel, err := selectorOf(k, obj)
+	sel, err := selectorOf(client, k, g.ns(), name)
 	if err != nil {
 		return nil, fmt.Errorf("logs: %w", err)
 	}
