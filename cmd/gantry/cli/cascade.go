@@ -1,7 +1,9 @@
 package cli
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -98,23 +100,14 @@ func (g *globals) deleteCascade(k *aggregates.Kind, ns, name string, dcmd aggreg
 			frontier = append(frontier, d.uid)
 		}
 	}
-	wake := make(chan struct{}, 1)
-	sub, err := bus.SubscribeEvents(conn, func(bus.Envelope) {
-		select {
-		case wake <- struct{}{}:
-		default:
-		}
-	})
-	if err != nil {
-		return err
-	}
-	defer func() { _ = sub.Unsubscribe() }()
 	if err := g.send(k, aggregates.VerbDelete, ns, name, dcmd, reason, "deleted"); err != nil {
 		return err
 	}
-	deadline := time.After(5 * time.Minute)
-	for {
-		left := 0
+	wctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	left := 0
+	err = untilDone(wctx, conn, func() (bool, error) {
+		left = 0
 		for _, d := range all {
 			var m struct {
 				Metadata metav1.ObjectMeta `json:"metadata"`
@@ -123,14 +116,14 @@ func (g *globals) deleteCascade(k *aggregates.Kind, ns, name string, dcmd aggreg
 				left++
 			}
 		}
-		if left == 0 {
-			fmt.Fprintf(g.out, "%d dependents of %s/%s deleted\n", len(all), resourceName(k), name)
-			return nil
-		}
-		select {
-		case <-wake:
-		case <-deadline:
-			return fmt.Errorf("%d dependents of %s/%s still present after 5m", left, resourceName(k), name)
-		}
+		return left == 0, nil
+	})
+	switch {
+	case errors.Is(err, context.DeadlineExceeded):
+		return fmt.Errorf("%d dependents of %s/%s still present after 5m", left, resourceName(k), name)
+	case err != nil:
+		return err
 	}
+	fmt.Fprintf(g.out, "%d dependents of %s/%s deleted\n", len(all), resourceName(k), name)
+	return nil
 }

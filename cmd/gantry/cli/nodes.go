@@ -1,7 +1,9 @@
 package cli
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -89,17 +91,6 @@ func (g *globals) podsOn(client *bus.Client, node string) ([]*corev1.Pod, error)
 }
 
 func (g *globals) drain(conn *bus.Conn, client *bus.Client, node string, grace *int64, timeout time.Duration) error {
-	wake := make(chan struct{}, 1)
-	sub, err := bus.SubscribeEvents(conn, func(bus.Envelope) {
-		select {
-		case wake <- struct{}{}:
-		default:
-		}
-	})
-	if err != nil {
-		return err
-	}
-	defer func() { _ = sub.Unsubscribe() }()
 	pods, err := g.podsOn(client, node)
 	if err != nil {
 		return err
@@ -115,28 +106,30 @@ func (g *globals) drain(conn *bus.Conn, client *bus.Client, node string, grace *
 		}
 		fmt.Fprintf(g.out, "evicting pod %s/%s\n", p.Namespace, p.Name)
 	}
-	deadline := time.After(timeout)
-	for {
+	wctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	n := 0
+	err = untilDone(wctx, conn, func() (bool, error) {
 		left, err := g.podsOn(client, node)
 		if err != nil {
-			return err
+			return false, err
 		}
-		n := 0
+		n = 0
 		for _, p := range left {
 			if ref := metav1.GetControllerOf(p); ref == nil || ref.Kind != "DaemonSet" {
 				n++
 			}
 		}
-		if n == 0 {
-			fmt.Fprintf(g.out, "node/%s drained\n", node)
-			return nil
-		}
-		select {
-		case <-wake:
-		case <-deadline:
-			return fmt.Errorf("drain %s: %d pods still on the node after %s", node, n, timeout)
-		}
+		return n == 0, nil
+	})
+	switch {
+	case errors.Is(err, context.DeadlineExceeded):
+		return fmt.Errorf("drain %s: %d pods still on the node after %s", node, n, timeout)
+	case err != nil:
+		return err
 	}
+	fmt.Fprintf(g.out, "node/%s drained\n", node)
+	return nil
 }
 
 func taintCmd(g *globals) *cobra.Command {

@@ -1,10 +1,12 @@
 package cli
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"sigs.k8s.io/yaml"
@@ -114,4 +116,40 @@ func patchObject(client *bus.Client, kind, ns, name, rv string, patch any, reaso
 		return bus.Reply{}, err
 	}
 	return client.Do(ctx(), kind, aggregates.VerbPatch, aggregates.Command{Namespace: ns, Name: name, ResourceVersion: rv, Patch: raw}, bus.CommandMeta{Reason: reason})
+}
+
+// recheckEvery bounds how long untilDone waits between checks without an
+// event: the query a check makes can be answered just before the event it
+// waits for is folded, and then no later event may come to wake it.
+const recheckEvery = time.Second
+
+// untilDone calls check now and again whenever an event is appended (at
+// least every recheckEvery), until check reports done or fails, or ctx
+// ends (ctx.Err()). It subscribes before the first check, so no change is
+// missed in between.
+func untilDone(ctx context.Context, conn *bus.Conn, check func() (bool, error)) error {
+	wake := make(chan struct{}, 1)
+	sub, err := bus.SubscribeEvents(conn, func(bus.Envelope) {
+		select {
+		case wake <- struct{}{}:
+		default:
+		}
+	})
+	if err != nil {
+		return err
+	}
+	defer func() { _ = sub.Unsubscribe() }()
+	tick := time.NewTicker(recheckEvery)
+	defer tick.Stop()
+	for {
+		if done, err := check(); done || err != nil {
+			return err
+		}
+		select {
+		case <-wake:
+		case <-tick.C:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
 }

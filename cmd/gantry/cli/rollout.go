@@ -1,7 +1,9 @@
 package cli
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -83,41 +85,28 @@ func (g *globals) withDeployment(fn func(*bus.Conn, *bus.Client, string, string)
 
 // rolloutStatus prints kubectl's progress lines, re-checking on every event.
 func (g *globals) rolloutStatus(conn *bus.Conn, client *bus.Client, ns, name string, timeout time.Duration) error {
-	wake := make(chan struct{}, 1)
-	sub, err := bus.SubscribeEvents(conn, func(bus.Envelope) {
-		select {
-		case wake <- struct{}{}:
-		default:
-		}
-	})
-	if err != nil {
-		return err
-	}
-	defer func() { _ = sub.Unsubscribe() }()
-	deadline := time.After(timeout)
+	wctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
 	last := ""
-	for {
+	err := untilDone(wctx, conn, func() (bool, error) {
 		var d appsv1.Deployment
 		if err := fetch(client, "deployment", ns, name, &d); err != nil {
-			return err
+			return false, err
 		}
 		msg, done, err := rolloutMessage(&d)
 		if err != nil {
-			return err
+			return false, err
 		}
 		if msg != last {
 			fmt.Fprintln(g.out, msg)
 			last = msg
 		}
-		if done {
-			return nil
-		}
-		select {
-		case <-wake:
-		case <-deadline:
-			return fmt.Errorf("timed out waiting for the rollout of deployment %q", name)
-		}
+		return done, nil
+	})
+	if errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("timed out waiting for the rollout of deployment %q", name)
 	}
+	return err
 }
 
 // rolloutMessage is kubectl's rollout status logic.

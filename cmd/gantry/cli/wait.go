@@ -35,8 +35,8 @@ func waitCmd(g *globals) *cobra.Command {
 			}
 			ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
 			defer cancel()
-			return g.withClient(func(_ *bus.Conn, client *bus.Client) error {
-				return g.waitFor(ctx, client, k, names, selector, test)
+			return g.withClient(func(conn *bus.Conn, client *bus.Client) error {
+				return g.waitFor(ctx, conn, client, k, names, selector, test)
 			})
 		},
 	}
@@ -127,9 +127,9 @@ func (g *globals) waitTargets(args []string, selector string) (*aggregates.Kind,
 	return k, names, err
 }
 
-// waitFor polls the query service every 250 ms until every object meets
-// test, printing each as it does (kubectl's lines), or ctx ends.
-func (g *globals) waitFor(ctx context.Context, client *bus.Client, k *aggregates.Kind, names []string, selector string, test waitTest) error {
+// waitFor re-checks on every event until every object meets test,
+// printing each as it does (kubectl's lines), or ctx ends.
+func (g *globals) waitFor(ctx context.Context, conn *bus.Conn, client *bus.Client, k *aggregates.Kind, names []string, selector string, test waitTest) error {
 	ns := g.nsFor(k)
 	if selector != "" {
 		var err error
@@ -141,7 +141,7 @@ func (g *globals) waitFor(ctx context.Context, client *bus.Client, k *aggregates
 		}
 	}
 	pending := names
-	for {
+	err := untilDone(ctx, conn, func() (bool, error) {
 		var still []string
 		for _, name := range pending {
 			var obj json.RawMessage
@@ -149,7 +149,7 @@ func (g *globals) waitFor(ctx context.Context, client *bus.Client, k *aggregates
 			case apierrors.IsNotFound(err):
 				obj = nil
 			case err != nil:
-				return err
+				return false, err
 			}
 			if test.met(obj) {
 				fmt.Fprintf(g.out, "%s/%s %s\n", resourceName(k), name, test.word)
@@ -157,13 +157,11 @@ func (g *globals) waitFor(ctx context.Context, client *bus.Client, k *aggregates
 				still = append(still, name)
 			}
 		}
-		if pending = still; len(pending) == 0 {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("timed out waiting for the condition on %s/%s", k.Plural, pending[0])
-		case <-time.After(250 * time.Millisecond):
-		}
+		pending = still
+		return len(pending) == 0, nil
+	})
+	if ctx.Err() != nil && len(pending) > 0 {
+		return fmt.Errorf("timed out waiting for the condition on %s/%s", k.Plural, pending[0])
 	}
+	return err
 }

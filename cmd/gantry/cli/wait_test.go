@@ -56,3 +56,29 @@ func TestWait(t *testing.T) {
 		t.Fatalf("wait for delete: %q %q", r.out, r.err)
 	}
 }
+
+// TestRolloutStatus: rollout status prints each new progress line as the
+// deployment's status changes and returns once it is rolled out, or fails
+// with kubectl's words at the timeout.
+func TestRolloutStatus(t *testing.T) {
+	c := projtest.Start(t, projtest.Options{})
+	c.Apply("deployment", "default", "web", deploymentManifest("web", 3))
+	c.Apply("deployment", "default", "db", deploymentManifest("db", 1))
+
+	type result struct{ out, err string }
+	done := make(chan result, 1)
+	go func() {
+		out, errOut := gantryOn(c, "rollout", "status", "deployment/web", "--timeout=20s")
+		done <- result{out, errOut}
+	}()
+	c.Status("deployment", "default", "web", appsv1.DeploymentStatus{ObservedGeneration: 1, Replicas: 3, UpdatedReplicas: 1})
+	c.Status("deployment", "default", "web", appsv1.DeploymentStatus{ObservedGeneration: 1, Replicas: 3, UpdatedReplicas: 3, AvailableReplicas: 3})
+	r := <-done
+	if !strings.HasSuffix(r.out, "deployment \"web\" successfully rolled out\n") || r.err != "" {
+		t.Fatalf("rollout status: %q %q", r.out, r.err)
+	}
+	out, errOut := gantryOn(c, "rollout", "status", "deployment/db", "--timeout=300ms")
+	if want := "error: timed out waiting for the rollout of deployment \"db\"\n"; errOut != want {
+		t.Errorf("rollout status at the timeout: %q %q, want the error %q", out, errOut, want)
+	}
+}
