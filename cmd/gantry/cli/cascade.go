@@ -51,18 +51,13 @@ func dependentsOf(client *bus.Client, ns string, uid types.UID) ([]dependent, er
 // reference to the owner first) or foreground (the owner goes, the
 // collector deletes its dependents, and this waits until every one is
 // gone). background is the plain delete.
-func (g *globals) deleteCascade(k *aggregates.Kind, ns, name string, dcmd aggregates.Command, reason, mode string) error {
+func (g *globals) deleteCascade(conn *bus.Conn, client *bus.Client, k *aggregates.Kind, ns, name string, dcmd aggregates.Command, reason, mode string) error {
 	if mode == "background" || mode == "" {
-		return g.send(k, aggregates.VerbDelete, ns, name, dcmd, reason, "deleted")
+		return g.sendWith(client, k, aggregates.VerbDelete, ns, name, dcmd, reason, "deleted")
 	}
 	if mode != "orphan" && mode != "foreground" {
 		return fmt.Errorf("--cascade %q: want background, foreground or orphan", mode)
 	}
-	conn, client, err := g.connect()
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
 	var owner struct {
 		Metadata metav1.ObjectMeta `json:"metadata"`
 	}
@@ -85,7 +80,7 @@ func (g *globals) deleteCascade(k *aggregates.Kind, ns, name string, dcmd aggreg
 				return err
 			}
 		}
-		return g.send(k, aggregates.VerbDelete, ns, name, dcmd, reason, "deleted")
+		return g.sendWith(client, k, aggregates.VerbDelete, ns, name, dcmd, reason, "deleted")
 	}
 	var all []dependent
 	frontier := []types.UID{owner.Metadata.UID}
@@ -100,13 +95,13 @@ func (g *globals) deleteCascade(k *aggregates.Kind, ns, name string, dcmd aggreg
 			frontier = append(frontier, d.uid)
 		}
 	}
-	if err := g.send(k, aggregates.VerbDelete, ns, name, dcmd, reason, "deleted"); err != nil {
+	if err := g.sendWith(client, k, aggregates.VerbDelete, ns, name, dcmd, reason, "deleted"); err != nil {
 		return err
 	}
 	wctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	left := 0
-	err = untilDone(wctx, conn, func() (bool, error) {
+	err := untilDone(wctx, conn, func() (bool, error) {
 		left = 0
 		for _, d := range all {
 			var m struct {

@@ -60,14 +60,19 @@ func (g *globals) namesMatching(client *bus.Client, k *aggregates.Kind, selector
 // send connects, sends one command and prints kubectl's line for it.
 func (g *globals) send(k *aggregates.Kind, verb, ns, name string, cmd aggregates.Command, reason, done string) error {
 	return g.withClient(func(_ *bus.Conn, client *bus.Client) error {
-		cmd.Namespace, cmd.Name = ns, name
-		r, err := client.Do(ctx(), k.Token, verb, cmd, bus.CommandMeta{Reason: reason})
-		if err != nil {
-			return err
-		}
-		g.done(k, name, r, verb != aggregates.VerbDelete, done)
-		return nil
+		return g.sendWith(client, k, verb, ns, name, cmd, reason, done)
 	})
+}
+
+// sendWith is send on a connection the caller holds.
+func (g *globals) sendWith(client *bus.Client, k *aggregates.Kind, verb, ns, name string, cmd aggregates.Command, reason, done string) error {
+	cmd.Namespace, cmd.Name = ns, name
+	r, err := client.Do(ctx(), k.Token, verb, cmd, bus.CommandMeta{Reason: reason})
+	if err != nil {
+		return err
+	}
+	g.done(k, name, r, verb != aggregates.VerbDelete, done)
+	return nil
 }
 
 // done prints kubectl's line for a command on an object: word, or
@@ -97,16 +102,23 @@ func deleteCmd(g *globals) *cobra.Command {
 			if len(args) == 0 {
 				return fmt.Errorf("delete needs KIND NAME, KIND/NAME, KIND -l SELECTOR, KIND --all or -f FILE")
 			}
-			targets, err := g.deleteTargets(args, selector, all)
+			targets, selectFrom, err := g.deleteTargets(args, selector, all)
 			if err != nil {
 				return err
 			}
-			for _, t := range targets {
-				if err := g.deleteCascade(t.k, t.ns, t.name, dcmd, reason, cascade); err != nil {
-					return err
+			return g.withClient(func(conn *bus.Conn, client *bus.Client) error {
+				if selectFrom != nil {
+					if targets, err = g.selected(client, selectFrom, selector); err != nil {
+						return err
+					}
 				}
-			}
-			return nil
+				for _, t := range targets {
+					if err := g.deleteCascade(conn, client, t.k, t.ns, t.name, dcmd, reason, cascade); err != nil {
+						return err
+					}
+				}
+				return nil
+			})
 		},
 	}
 	c.Flags().StringVar(&reason, "reason", "", "why: recorded with the change in its history")
@@ -124,29 +136,16 @@ type target struct {
 	ns, name string
 }
 
-// deleteTargets reads KIND NAME…, KIND/NAME… (one kind), or KIND with a
-// selector or --all (every matching object of the namespace, by name).
-func (g *globals) deleteTargets(args []string, selector string, all bool) ([]target, error) {
+// deleteTargets reads KIND NAME… or KIND/NAME… (one kind) into targets,
+// or KIND with a selector or --all into the kind to select from
+// (selected names them).
+func (g *globals) deleteTargets(args []string, selector string, all bool) ([]target, *aggregates.Kind, error) {
 	if selector != "" || all {
 		if len(args) != 1 || strings.Contains(args[0], "/") || selector != "" && all {
-			return nil, fmt.Errorf("delete: -l or --all takes a kind alone (and not both)")
+			return nil, nil, fmt.Errorf("delete: -l or --all takes a kind alone (and not both)")
 		}
 		k, err := g.kind(args[0])
-		if err != nil {
-			return nil, err
-		}
-		var out []target
-		err = g.withClient(func(_ *bus.Conn, client *bus.Client) error {
-			names, err := g.namesMatching(client, k, selector)
-			for _, name := range names {
-				out = append(out, target{k, g.nsFor(k), name})
-			}
-			return err
-		})
-		if err == nil && len(out) == 0 {
-			fmt.Fprintf(g.err, "No resources found%s.\n", g.where(k, getOptions{}))
-		}
-		return out, err
+		return nil, k, err
 	}
 	var out []target
 	for i, a := range args {
@@ -154,21 +153,35 @@ func (g *globals) deleteTargets(args []string, selector string, all bool) ([]tar
 		case strings.Contains(a, "/"):
 			k, ns, name, err := g.target([]string{a})
 			if err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 			out = append(out, target{k, ns, name})
 		case i == 0 && len(args) > 1:
 		case i > 0 && !strings.Contains(args[0], "/"):
 			k, ns, name, err := g.target([]string{args[0], a})
 			if err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 			out = append(out, target{k, ns, name})
 		default:
-			return nil, fmt.Errorf("delete: %q: want KIND NAME… or KIND/NAME…", a)
+			return nil, nil, fmt.Errorf("delete: %q: want KIND NAME… or KIND/NAME…", a)
 		}
 	}
-	return out, nil
+	return out, nil, nil
+}
+
+// selected is every object of k in the namespace matching selector ("":
+// all), as targets.
+func (g *globals) selected(client *bus.Client, k *aggregates.Kind, selector string) ([]target, error) {
+	names, err := g.namesMatching(client, k, selector)
+	var out []target
+	for _, name := range names {
+		out = append(out, target{k, g.nsFor(k), name})
+	}
+	if err == nil && len(out) == 0 {
+		fmt.Fprintf(g.err, "No resources found%s.\n", g.where(k, getOptions{}))
+	}
+	return out, err
 }
 
 func (g *globals) deleteFile(file string, dcmd aggregates.Command, reason string) error {
@@ -176,20 +189,22 @@ func (g *globals) deleteFile(file string, dcmd aggregates.Command, reason string
 	if err != nil {
 		return err
 	}
-	for _, d := range docs {
-		k, err := g.kind(d.Kind)
-		if err != nil {
-			return err
+	return g.withClient(func(_ *bus.Conn, client *bus.Client) error {
+		for _, d := range docs {
+			k, err := g.kind(d.Kind)
+			if err != nil {
+				return err
+			}
+			ns := or(d.Namespace, g.ns())
+			if !k.Namespaced {
+				ns = ""
+			}
+			if err := g.sendWith(client, k, aggregates.VerbDelete, ns, d.Name, dcmd, reason, "deleted"); err != nil {
+				return err
+			}
 		}
-		ns := or(d.Namespace, g.ns())
-		if !k.Namespaced {
-			ns = ""
-		}
-		if err := g.send(k, aggregates.VerbDelete, ns, d.Name, dcmd, reason, "deleted"); err != nil {
-			return err
-		}
-	}
-	return nil
+		return nil
+	})
 }
 
 func scaleCmd(g *globals) *cobra.Command {
@@ -243,19 +258,14 @@ func keysCmd(g *globals, use, field, verb, word string) *cobra.Command {
 						return err
 					}
 				}
-				c := aggregates.Command{Namespace: ns, Name: name, ResourceVersion: rv, Labels: keys}
+				c := aggregates.Command{ResourceVersion: rv, Labels: keys}
 				if verb == aggregates.VerbPatch {
 					if c.Patch, err = json.Marshal(map[string]any{"metadata": map[string]any{field + "s": keys}}); err != nil {
 						return err
 					}
 					c.Labels = nil
 				}
-				r, err := client.Do(ctx(), k.Token, verb, c, bus.CommandMeta{Reason: reason})
-				if err != nil {
-					return err
-				}
-				g.done(k, name, r, true, word)
-				return nil
+				return g.sendWith(client, k, verb, ns, name, c, reason, word)
 			})
 		},
 	}
