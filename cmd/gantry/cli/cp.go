@@ -110,12 +110,9 @@ func (g *globals) execIn(ctx context.Context, r remote, container string, comman
 		g.namespace = r.namespace
 	}
 	return g.withClient(func(conn *bus.Conn, client *bus.Client) error {
-		pod, err := g.podOnNode(ctx, client, r.pod)
+		req := agent.ExecRequest{Container: container, Command: command, Stdin: stdin != nil}
+		pod, err := g.execTarget(ctx, client, r.pod, &req)
 		if err != nil {
-			return err
-		}
-		req := agent.ExecRequest{Namespace: pod.Namespace, Pod: pod.Name, Command: command, Stdin: stdin != nil}
-		if req.Container, err = g.pickContainer(pod, container); err != nil {
 			return err
 		}
 		code, err := agent.Exec(ctx, conn.NC, pod.Spec.NodeName, req, stdin, stdout, stderr)

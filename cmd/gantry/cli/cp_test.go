@@ -140,3 +140,16 @@ func execAgent(t *testing.T, c *projtest.Cluster, node, root string) {
 	}
 	t.Cleanup(func() { _ = sub.Unsubscribe() })
 }
+
+// TestExecExitsWithTheCommandsCode: gantry exec's exit code is the
+// command's, its output passed through, with no error line of its own.
+func TestExecExitsWithTheCommandsCode(t *testing.T) {
+	c := projtest.Start(t, projtest.Options{})
+	applyBoundPod(c, "web", "web", nil)
+	execAgent(t, c, "n1", t.TempDir())
+	var out, errOut bytes.Buffer
+	code := Main([]string{"--server", c.Server.ClientURL(), "exec", "web", "--", "sh", "-c", "echo hi; exit 3"}, nil, &out, &errOut)
+	if code != 3 || out.String() != "hi\n" || errOut.String() != "" {
+		t.Errorf("exec: code %d, out %q, err %q; want 3, \"hi\\n\", nothing", code, out.String(), errOut.String())
+	}
+}

@@ -3,7 +3,6 @@ package cli
 import (
 	"encoding/json"
 	"errors"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -112,8 +111,3 @@ func (g *globals) externalDiff(live, merged string) error {
 	}
 	return err
 }
-
-// exitCode ends the command with this code and no message.
-type exitCode int
-
-func (e exitCode) Error() string { return fmt.Sprintf("exit status %d", int(e)) }

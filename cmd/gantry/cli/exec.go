@@ -11,8 +11,10 @@ import (
 
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
+	corev1 "k8s.io/api/core/v1"
 
 	"github.com/gantry-sh/gantry/agentd/agent"
+	"github.com/gantry-sh/gantry/bus"
 )
 
 func execCmd(g *globals) *cobra.Command {
@@ -30,9 +32,7 @@ func execCmd(g *globals) *cobra.Command {
 				return err
 			}
 			if code != 0 {
-				// The command's exit code is gantry's, as with kubectl; Main
-				// only knows 0 and 1.
-				os.Exit(code)
+				return exitCode(code) // the command's exit code is gantry's, as with kubectl
 			}
 			return nil
 		},
@@ -52,12 +52,9 @@ func (g *globals) exec(name string, command []string, req agent.ExecRequest) (in
 		return -1, err
 	}
 	defer conn.Close()
-	pod, err := g.podOnNode(ctx, client, name)
+	req.Command = command
+	pod, err := g.execTarget(ctx, client, name, &req)
 	if err != nil {
-		return -1, err
-	}
-	req.Namespace, req.Pod, req.Command = pod.Namespace, pod.Name, command
-	if req.Container, err = g.pickContainer(pod, req.Container); err != nil {
 		return -1, err
 	}
 	var in io.Reader
@@ -75,4 +72,18 @@ func (g *globals) exec(name string, command []string, req agent.ExecRequest) (in
 		req.TTY = false // no terminal to drive one
 	}
 	return agent.Exec(ctx, conn.NC, pod.Spec.NodeName, req, in, g.out, g.err)
+}
+
+// execTarget finds the pod an exec goes to and fills in req's namespace,
+// pod and container (default: the first).
+func (g *globals) execTarget(ctx context.Context, client *bus.Client, name string, req *agent.ExecRequest) (*corev1.Pod, error) {
+	pod, err := g.podOnNode(ctx, client, name)
+	if err != nil {
+		return nil, err
+	}
+	req.Namespace, req.Pod = pod.Namespace, pod.Name
+	if req.Container, err = g.pickContainer(pod, req.Container); err != nil {
+		return nil, err
+	}
+	return pod, nil
 }

@@ -57,6 +57,12 @@ func Main(args []string, in io.Reader, out, errOut io.Writer) int {
 	return 0
 }
 
+// exitCode ends the command with this code and no message (Main turns
+// any other error into 1 and its message).
+type exitCode int
+
+func (e exitCode) Error() string { return fmt.Sprintf("exit status %d", int(e)) }
+
 // message is what a user reads for an error: a Kubernetes status error's
 // own message, as kubectl prints it.
 func message(err error) string {
