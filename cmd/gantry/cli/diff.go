@@ -50,15 +50,8 @@ func diffCmd(g *globals) *cobra.Command {
 			run := applyRun{nsFlag: cmd.Flags().Changed("namespace"), dryRun: true,
 				report: func(k *aggregates.Kind, ns string, d Doc, r bus.Reply) error {
 					name := strings.Join([]string{strings.ReplaceAll(k.APIVersion(), "/", "."), k.Name, or(ns, "_"), d.Name}, ".")
-					var now json.RawMessage
-					switch err := fetch(client, k.Token, ns, d.Name, &now); {
-					case apierrors.IsNotFound(err): // new: nothing on the live side
-					case err != nil:
+					if err := writeLive(client, filepath.Join(live, name), k, ns, d.Name, r); err != nil {
 						return err
-					default:
-						if err := writeYAML(filepath.Join(live, name), k, now); err != nil {
-							return err
-						}
 					}
 					return writeYAML(filepath.Join(merged, name), k, r.Object)
 				}}
@@ -70,6 +63,26 @@ func diffCmd(g *globals) *cobra.Command {
 	}
 	c.Flags().StringVarP(&file, "filename", "f", "", "file, directory or - for stdin")
 	return c
+}
+
+// writeLive writes the live side of one document's diff: nothing for an
+// object the dry run would create, the object the dry run answered with
+// when it would change nothing, else the object read as it is now.
+func writeLive(client *bus.Client, path string, k *aggregates.Kind, ns, name string, r bus.Reply) error {
+	switch {
+	case r.Event == aggregates.Created:
+		return nil
+	case r.Unchanged:
+		return writeYAML(path, k, r.Object)
+	}
+	var now json.RawMessage
+	switch err := fetch(client, k.Token, ns, name, &now); {
+	case apierrors.IsNotFound(err):
+		return nil
+	case err != nil:
+		return err
+	}
+	return writeYAML(path, k, now)
 }
 
 // writeYAML writes obj as YAML; a sealed kind's data is left out on both
