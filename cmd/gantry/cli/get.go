@@ -167,8 +167,21 @@ func relaxedPath(p string) string {
 
 // pathValue is what path finds in obj, as text ("" when nothing).
 func pathValue(path *jsonpath.JSONPath, obj json.RawMessage) string {
+	return findText(path, decodeDoc(obj))
+}
+
+// decodeDoc is obj decoded for jsonpath (nil if it is not JSON).
+func decodeDoc(obj json.RawMessage) any {
 	var doc any
 	if json.Unmarshal(obj, &doc) != nil {
+		return nil
+	}
+	return doc
+}
+
+// findText is what path finds in a decoded doc, as text ("" when nothing).
+func findText(path *jsonpath.JSONPath, doc any) string {
+	if doc == nil {
 		return ""
 	}
 	results, err := path.FindResults(doc)
@@ -190,18 +203,20 @@ func pathValue(path *jsonpath.JSONPath, obj json.RawMessage) string {
 // are numbers, else as text; stably, so equal fields keep the list's order.
 func sortItems(items []json.RawMessage, path *jsonpath.JSONPath) {
 	type keyed struct {
-		key string
-		raw json.RawMessage
+		key    string
+		num    float64
+		number bool
+		raw    json.RawMessage
 	}
 	ks := make([]keyed, len(items))
 	for i, raw := range items {
-		ks[i] = keyed{pathValue(path, raw), raw}
+		key := pathValue(path, raw)
+		num, err := strconv.ParseFloat(key, 64)
+		ks[i] = keyed{key, num, err == nil, raw}
 	}
 	slices.SortStableFunc(ks, func(a, b keyed) int {
-		fa, erra := strconv.ParseFloat(a.key, 64)
-		fb, errb := strconv.ParseFloat(b.key, 64)
-		if erra == nil && errb == nil {
-			return cmp.Compare(fa, fb)
+		if a.number && b.number {
+			return cmp.Compare(a.num, b.num)
 		}
 		return strings.Compare(a.key, b.key)
 	})
@@ -242,8 +257,9 @@ func printColumns(g *globals, columns []column, items []json.RawMessage) error {
 	}
 	fmt.Fprintln(tw, strings.Join(cells, "\t"))
 	for _, raw := range items {
+		doc := decodeDoc(raw)
 		for i, c := range columns {
-			cells[i] = or(pathValue(c.path, raw), "<none>")
+			cells[i] = or(findText(c.path, doc), "<none>")
 		}
 		fmt.Fprintln(tw, strings.Join(cells, "\t"))
 	}
