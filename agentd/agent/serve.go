@@ -36,7 +36,10 @@ func (a *Agent) serve(ctx context.Context) error {
 
 func (a *Agent) handleLogs(ctx context.Context, m *nats.Msg) {
 	var req LogsRequest
-	uid, container, ok := a.accept(m, &req, func() (string, string, string) { return req.Namespace, req.Pod, req.Container })
+	if !a.decode(m, &req) {
+		return
+	}
+	uid, container, ok := a.accept(m, req.Namespace, req.Pod, req.Container, true)
 	if !ok {
 		return
 	}
@@ -50,7 +53,10 @@ func (a *Agent) handleLogs(ctx context.Context, m *nats.Msg) {
 
 func (a *Agent) handleExec(ctx context.Context, m *nats.Msg) {
 	var req ExecRequest
-	uid, container, ok := a.accept(m, &req, func() (string, string, string) { return req.Namespace, req.Pod, req.Container })
+	if !a.decode(m, &req) {
+		return
+	}
+	uid, container, ok := a.accept(m, req.Namespace, req.Pod, req.Container, false) // an exec's ack says where its stdin goes
 	if !ok {
 		return
 	}
@@ -95,7 +101,10 @@ func (a *Agent) stdin(ack *StreamAck, write func([]byte) (int, error), end func(
 // address the client names).
 func (a *Agent) handlePortForward(ctx context.Context, m *nats.Msg) {
 	var req PortForwardRequest
-	w, ok := a.find(m, &req, func() (string, string) { return req.Namespace, req.Pod })
+	if !a.decode(m, &req) {
+		return
+	}
+	w, ok := a.find(m, req.Namespace, req.Pod)
 	if !ok {
 		return
 	}
@@ -134,14 +143,19 @@ func (a *Agent) handlePortForward(ctx context.Context, m *nats.Msg) {
 	end(a.conn.NC, req.Inbox, nil, err)
 }
 
-// find decodes a request and finds the pod it names on this node; when
-// it cannot, it tells the client why.
-func (a *Agent) find(m *nats.Msg, req any, pod func() (ns, name string)) (*podWorker, bool) {
+// decode reads a request into req; when it cannot, it tells the client
+// why.
+func (a *Agent) decode(m *nats.Msg, req any) bool {
 	if err := json.Unmarshal(m.Data, req); err != nil {
 		a.reply(m, StreamAck{Error: "bad request: " + err.Error()})
-		return nil, false
+		return false
 	}
-	ns, name := pod()
+	return true
+}
+
+// find finds the pod a request names on this node; when it cannot, it
+// tells the client why.
+func (a *Agent) find(m *nats.Msg, ns, name string) (*podWorker, bool) {
 	w, found := a.lookup(ns, name)
 	if !found {
 		a.reply(m, StreamAck{Error: fmt.Sprintf("pod %s/%s is not running on node %s", ns, name, a.cfg.NodeName)})
@@ -150,18 +164,17 @@ func (a *Agent) find(m *nats.Msg, req any, pod func() (ns, name string)) (*podWo
 }
 
 // accept finds a request's pod and container (default: the first) and,
-// but for an exec (which says where its stdin goes), acknowledges it.
-func (a *Agent) accept(m *nats.Msg, req any, names func() (string, string, string)) (uid, container string, ok bool) {
-	w, found := a.find(m, req, func() (string, string) { ns, name, _ := names(); return ns, name })
+// when ack, acknowledges it.
+func (a *Agent) accept(m *nats.Msg, ns, name, container string, ack bool) (uid, ctr string, ok bool) {
+	w, found := a.find(m, ns, name)
 	if !found {
 		return "", "", false
 	}
-	_, _, container = names()
 	if container == "" {
 		pod, _ := w.snapshot()
 		container = pod.Spec.Containers[0].Name
 	}
-	if _, isExec := req.(*ExecRequest); !isExec {
+	if ack {
 		a.reply(m, StreamAck{})
 	}
 	return w.uid, container, true
