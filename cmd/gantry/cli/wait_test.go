@@ -19,12 +19,7 @@ func TestWait(t *testing.T) {
 	c.Apply("deployment", "default", "web", deploymentManifest("web", 3))
 	c.Apply("deployment", "default", "db", deploymentManifest("db", 1))
 
-	type result struct{ out, err string }
-	waited := make(chan result, 1)
-	go func() {
-		out, errOut := gantryOn(c, "wait", "deploy/web", "--for=condition=Available", "--timeout=20s")
-		waited <- result{out, errOut}
-	}()
+	waited := gantryInBackground(c, "wait", "deploy/web", "--for=condition=Available", "--timeout=20s")
 	c.Status("deployment", "default", "web", appsv1.DeploymentStatus{Replicas: 3, AvailableReplicas: 3,
 		Conditions: []appsv1.DeploymentCondition{{Type: appsv1.DeploymentAvailable, Status: corev1.ConditionTrue, Reason: "MinimumReplicasAvailable"}}})
 	if r := <-waited; r.out != "deployment.apps/web condition met\n" || r.err != "" {
@@ -47,10 +42,7 @@ func TestWait(t *testing.T) {
 		}
 	}
 
-	go func() {
-		out, errOut := gantryOn(c, "wait", "deploy/db", "--for=delete", "--timeout=20s")
-		waited <- result{out, errOut}
-	}()
+	waited = gantryInBackground(c, "wait", "deploy/db", "--for=delete", "--timeout=20s")
 	c.MustDo("deployment", aggregates.VerbDelete, aggregates.Command{Namespace: "default", Name: "db"})
 	if r := <-waited; r.out != "deployment.apps/db deleted\n" || r.err != "" {
 		t.Fatalf("wait for delete: %q %q", r.out, r.err)
@@ -65,12 +57,7 @@ func TestRolloutStatus(t *testing.T) {
 	c.Apply("deployment", "default", "web", deploymentManifest("web", 3))
 	c.Apply("deployment", "default", "db", deploymentManifest("db", 1))
 
-	type result struct{ out, err string }
-	done := make(chan result, 1)
-	go func() {
-		out, errOut := gantryOn(c, "rollout", "status", "deployment/web", "--timeout=20s")
-		done <- result{out, errOut}
-	}()
+	done := gantryInBackground(c, "rollout", "status", "deployment/web", "--timeout=20s")
 	c.Status("deployment", "default", "web", appsv1.DeploymentStatus{ObservedGeneration: 1, Replicas: 3, UpdatedReplicas: 1})
 	c.Status("deployment", "default", "web", appsv1.DeploymentStatus{ObservedGeneration: 1, Replicas: 3, UpdatedReplicas: 3, AvailableReplicas: 3})
 	r := <-done
@@ -81,4 +68,18 @@ func TestRolloutStatus(t *testing.T) {
 	if want := "error: timed out waiting for the rollout of deployment \"db\"\n"; errOut != want {
 		t.Errorf("rollout status at the timeout: %q %q, want the error %q", out, errOut, want)
 	}
+}
+
+// result is what a gantry command printed, on stdout and stderr.
+type result struct{ out, err string }
+
+// gantryInBackground runs gantry on the test cluster while the test goes
+// on; its result comes on the channel.
+func gantryInBackground(c *projtest.Cluster, args ...string) <-chan result {
+	done := make(chan result, 1)
+	go func() {
+		out, errOut := gantryOn(c, args...)
+		done <- result{out, errOut}
+	}()
+	return done
 }
