@@ -407,4 +407,3 @@ func (s *Service) present(kindName string, raw json.RawMessage, seq uint64) json
 	}
 	return raw
 }
-
