@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"reflect"
 	"strings"
+	"sync"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -21,16 +22,11 @@ import (
 // name fields Gantry accepts but does not act on.
 func DecodeManifest(k *Kind, raw []byte) (Object, []string, error) {
 	obj := k.New()
-	strict, err := sigsjson.UnmarshalStrict(raw, obj)
-	if err != nil {
-		return nil, nil, invalid(k, nameOf(raw), field.ErrorList{field.Invalid(field.NewPath(""), "", cleanJSONError(err))})
-	}
-	if len(strict) > 0 {
-		var errs field.ErrorList
-		for _, e := range strict {
-			errs = append(errs, field.Invalid(field.NewPath(""), "", cleanJSONError(e)))
+	if !decodePlain(raw, obj) {
+		obj = k.New() // what a failed fast decode left is not to be trusted
+		if err := decodeStrict(k, raw, obj); err != nil {
+			return nil, nil, err
 		}
-		return nil, nil, invalid(k, nameOf(raw), errs) // the name only when refused: it costs a pass over raw
 	}
 	if errs := checkTypeMeta(k, obj); len(errs) > 0 {
 		return nil, nil, invalid(k, obj.GetName(), errs)
@@ -39,6 +35,24 @@ func DecodeManifest(k *Kind, raw []byte) (Object, []string, error) {
 		k.Default(obj)
 	}
 	return obj, warnings(k, raw), nil
+}
+
+// decodeStrict decodes a manifest the way the API server does (case
+// sensitive, refusing unknown and repeated fields) and words what it
+// refuses.
+func decodeStrict(k *Kind, raw []byte, obj Object) error {
+	strict, err := sigsjson.UnmarshalStrict(raw, obj)
+	if err != nil {
+		return invalid(k, nameOf(raw), field.ErrorList{field.Invalid(field.NewPath(""), "", cleanJSONError(err))})
+	}
+	if len(strict) > 0 {
+		var errs field.ErrorList
+		for _, e := range strict {
+			errs = append(errs, field.Invalid(field.NewPath(""), "", cleanJSONError(e)))
+		}
+		return invalid(k, nameOf(raw), errs) // the name only when refused: it costs a pass over raw
+	}
+	return nil
 }
 
 // decodeStored decodes an object read from the stream (trusted, lenient).
@@ -147,17 +161,36 @@ func unquoted(key []byte) string {
 
 // zeroStatus clears obj.Status: a user's create or update never sets it.
 func zeroStatus(obj Object) {
-	v := reflect.ValueOf(obj).Elem().FieldByName("Status")
-	if v.IsValid() && v.CanSet() {
-		v.Set(reflect.Zero(v.Type()))
+	if v := statusOf(obj); v.IsValid() && v.CanSet() {
+		v.SetZero()
 	}
 }
 
 // copyStatus keeps old's status on new.
 func copyStatus(from, to Object) {
-	src := reflect.ValueOf(from).Elem().FieldByName("Status")
-	dst := reflect.ValueOf(to).Elem().FieldByName("Status")
-	if src.IsValid() && dst.CanSet() {
+	if src, dst := statusOf(from), statusOf(to); src.IsValid() && dst.CanSet() {
 		dst.Set(src)
 	}
+}
+
+// statusFields holds each object type's Status field index (nil: none):
+// looking a field up by name costs more than the rest of a create's
+// bookkeeping.
+var statusFields sync.Map // reflect.Type → []int
+
+// statusOf is obj's Status field, or the zero Value when it has none.
+func statusOf(obj Object) reflect.Value {
+	v := reflect.ValueOf(obj).Elem()
+	index, ok := statusFields.Load(v.Type())
+	if !ok {
+		var path []int
+		if f, found := v.Type().FieldByName("Status"); found {
+			path = f.Index
+		}
+		index, _ = statusFields.LoadOrStore(v.Type(), path)
+	}
+	if path := index.([]int); path != nil {
+		return v.FieldByIndex(path)
+	}
+	return reflect.Value{}
 }

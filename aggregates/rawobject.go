@@ -264,8 +264,6 @@ func statusEdits(data []byte, edits []fastEdit) ([]fastEdit, bool) {
 	return append(edits, fastEdit{path: [3]string{"status"}, depth: 1, value: status}), true
 }
 
-// plainString: a JSON string token json.Marshal would write back as it
-// is (printable ASCII, no escapes, none of < > &).
 // plainString: tok is a string token whose bytes between the quotes are
 // written back as they are, by encoding/json as by any decoder.
 func plainString(tok []byte) bool {
