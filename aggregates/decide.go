@@ -320,29 +320,64 @@ func plainStrings(v []byte) (map[string]string, bool) {
 func decideStatus(k *Kind, s State, c Command) (Decision, error) {
 	probe := k.New()
 	doc := mustJSON(map[string]json.RawMessage{"status": c.Status})
-	if strict, err := sigsjson.UnmarshalStrict(doc, probe); err != nil || len(strict) > 0 {
-		if err == nil {
-			err = strict[0]
+	if !decodePlain(doc, probe) {
+		probe = k.New()
+		if strict, err := sigsjson.UnmarshalStrict(doc, probe); err != nil || len(strict) > 0 {
+			if err == nil {
+				err = strict[0]
+			}
+			return Decision{}, invalid(k, c.Name, field.ErrorList{field.Invalid(field.NewPath("status"), "", cleanJSONError(err))})
 		}
-		return Decision{}, invalid(k, c.Name, field.ErrorList{field.Invalid(field.NewPath("status"), "", cleanJSONError(err))})
 	}
-	status, _ := statusJSON(probe)
-	current, err := decodeStored(k, s.Raw)
+	status, err := statusJSON(probe)
 	if err != nil {
 		return Decision{}, err
 	}
-	if cur, _ := statusJSON(current); bytes.Equal(status, cur) { // both canonical: typed, then marshaled
+	cur, err := storedStatus(k, s.Raw)
+	if err != nil {
+		return Decision{}, err
+	}
+	if bytes.Equal(status, cur) { // both canonical: typed, then marshaled
 		return Decision{}, nil
 	}
 	return one(StatusChanged, StatusData{Status: status}), nil
 }
 
+// statusJSON is obj's status as json.Marshal(obj) writes it.
 func statusJSON(obj Object) (json.RawMessage, error) {
+	if v := statusOf(obj); v.IsValid() {
+		return json.Marshal(v.Addr().Interface())
+	}
 	var m struct {
 		Status json.RawMessage `json:"status"`
 	}
 	err := json.Unmarshal(mustJSON(obj), &m)
 	return m.Status, err
+}
+
+// storedStatus is statusJSON of the stored object raw, decoding only its
+// status: a pod's status command otherwise decoded the whole pod.
+func storedStatus(k *Kind, raw []byte) (json.RawMessage, error) {
+	obj := k.New()
+	v := statusOf(obj)
+	if !v.IsValid() {
+		if err := Unmarshal(raw, obj); err != nil {
+			return nil, fmt.Errorf("aggregates: stored %s: %w", k.Name, err)
+		}
+		return statusJSON(obj)
+	}
+	var m struct {
+		Status json.RawMessage `json:"status"`
+	}
+	if err := Unmarshal(raw, &m); err != nil {
+		return nil, fmt.Errorf("aggregates: stored %s: %w", k.Name, err)
+	}
+	if len(m.Status) > 0 {
+		if err := Unmarshal(m.Status, v.Addr().Interface()); err != nil {
+			return nil, fmt.Errorf("aggregates: stored %s status: %w", k.Name, err)
+		}
+	}
+	return json.Marshal(v.Addr().Interface())
 }
 
 // scaleView is what a scale command reads of the stored object, decoded

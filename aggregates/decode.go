@@ -58,7 +58,7 @@ func decodeStrict(k *Kind, raw []byte, obj Object) error {
 // decodeStored decodes an object read from the stream (trusted, lenient).
 func decodeStored(k *Kind, raw []byte) (Object, error) {
 	obj := k.New()
-	if err := json.Unmarshal(raw, obj); err != nil {
+	if err := Unmarshal(raw, obj); err != nil {
 		return nil, fmt.Errorf("aggregates: stored %s: %w", k.Name, err)
 	}
 	return obj, nil

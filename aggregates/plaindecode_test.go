@@ -1,6 +1,7 @@
 package aggregates
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"reflect"
@@ -239,3 +240,68 @@ var (
 		"v1.JSONSchemaPropsOrBool": {`true`},
 	}
 )
+
+// TestUnmarshalMatchesEncodingJSON: what Gantry stores — objects as
+// encoding/json writes them — Unmarshal decodes as encoding/json does.
+// The objects are the tame manifests TestDecodePlainMatchesStrict draws,
+// decoded strictly and written back.
+func TestUnmarshalMatchesEncodingJSON(t *testing.T) {
+	kinds := Builtin().Kinds()
+	decoded := 0
+	rapid.Check(t, func(t *rapid.T) {
+		k := rapid.SampledFrom(kinds).Draw(t, "kind")
+		doc := []byte(gen{tame: true}.manifest(t, reflect.TypeOf(k.New()).Elem(), 0))
+		obj := k.New()
+		if decodeStrict(k, doc, obj) != nil {
+			return
+		}
+		raw, err := json.Marshal(obj)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, got := k.New(), k.New()
+		if err := json.Unmarshal(raw, want); err != nil {
+			t.Fatal(err)
+		}
+		if err := Unmarshal(raw, got); err != nil {
+			t.Fatalf("%s: %s: %v", k.Name, raw, err)
+		}
+		if !reflect.DeepEqual(got, want) {
+			g, _ := json.Marshal(got)
+			t.Fatalf("%s: %s decodes differently:\nUnmarshal      %s\nencoding/json  %s", k.Name, raw, g, raw)
+		}
+		decoded++
+	})
+	t.Logf("%d drawn objects compared", decoded)
+	if decoded < 20 {
+		t.Errorf("only %d of the drawn manifests were objects", decoded)
+	}
+}
+
+// TestStatusJSONMatchesWholeObject: a status command compares statuses as
+// the whole object's JSON writes them, though it marshals and decodes only
+// the status.
+func TestStatusJSONMatchesWholeObject(t *testing.T) {
+	kinds := Builtin().Kinds()
+	rapid.Check(t, func(t *rapid.T) {
+		k := rapid.SampledFrom(kinds).Draw(t, "kind")
+		obj := k.New()
+		if decodeStrict(k, []byte(gen{tame: true}.manifest(t, reflect.TypeOf(obj).Elem(), 0)), obj) != nil {
+			return
+		}
+		raw, _ := json.Marshal(obj)
+		var whole struct {
+			Status json.RawMessage `json:"status"`
+		}
+		if err := json.Unmarshal(raw, &whole); err != nil {
+			t.Fatal(err)
+		}
+		got, err := statusJSON(obj)
+		if err != nil || !bytes.Equal(got, whole.Status) {
+			t.Fatalf("%s: statusJSON %s (%v), the object's status %s", k.Name, got, err, whole.Status)
+		}
+		if got, err = storedStatus(k, raw); err != nil || !bytes.Equal(got, whole.Status) {
+			t.Fatalf("%s: storedStatus of %s: %s (%v), want %s", k.Name, raw, got, err, whole.Status)
+		}
+	})
+}

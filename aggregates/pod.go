@@ -1,7 +1,6 @@
 package aggregates
 
 import (
-	"encoding/json"
 	"fmt"
 
 	corev1 "k8s.io/api/core/v1"
@@ -42,7 +41,7 @@ func podUnimplemented(spec string) []string {
 
 func decodePod(raw []byte) (*corev1.Pod, error) {
 	pod := &corev1.Pod{}
-	if err := json.Unmarshal(raw, pod); err != nil {
+	if err := Unmarshal(raw, pod); err != nil {
 		return nil, fmt.Errorf("aggregates: stored pod: %w", err)
 	}
 	return pod, nil

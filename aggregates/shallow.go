@@ -99,6 +99,13 @@ func setPath(doc []byte, path []string, value json.RawMessage) ([]byte, error) {
 // scale, label or status event does.
 var stored = jsoniter.ConfigCompatibleWithStandardLibrary
 
+// Unmarshal decodes what Gantry itself wrote — stored objects, event
+// data, projected values — into v as encoding/json would
+// (TestUnmarshalMatchesEncodingJSON), three to four times faster: the
+// scheduler, the agents and the status command decode a pod on every
+// event. Input from elsewhere goes through DecodeManifest.
+func Unmarshal(data []byte, v any) error { return stored.Unmarshal(data, v) }
+
 // marshalRaw writes an object of raw members, keys sorted as
 // encoding/json sorts them, without re-validating and compacting each
 // member as encoding/json does (the members came from a decoder, so they

@@ -8,6 +8,8 @@
 //	GANTRY_EVENTS    gantry.evt.<kind>.<ns>.<name>   every accepted change, kept forever
 //	GANTRY_REJECTED  gantry.rejected.<kind>.<verb>   every refused command, for audit
 //	gantry-state     KV <kind>.<ns>.<name>           current objects (the projection)
+//	gantry-node-pods KV <node>.<ns>.<name>           the pods bound to each node (a projection);
+//	                                                 agents follow their node's keys with a KeyTail
 //	gantry-leases    KV <node>                       node heartbeats, with a TTL
 //	gantry-leaders   KV <role>                       who leads a control-plane role (Elect)
 //

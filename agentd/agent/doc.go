@@ -5,7 +5,8 @@
 //
 // Subscribes: its node's keys in the KV bucket gantry-node-pods
 // (bus.NodePodFilter(node): the pods bound here, never the cluster's pod
-// stream) and its Node's key in gantry-state (to report its status again
+// stream), through a bus.KeyTail: their values, then the bucket's writes
+// to them as core messages) and its Node's key in gantry-state (to report its status again
 // when another party marked it not ready). ConfigMaps and Secrets for env
 // and volumes are read through the query API (bus.Client.Query, list by
 // name), re-read every ResyncInterval.

@@ -2,12 +2,11 @@ package agent
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 
-	"github.com/nats-io/nats.go/jetstream"
 	corev1 "k8s.io/api/core/v1"
 
+	"github.com/gantry-sh/gantry/aggregates"
 	"github.com/gantry-sh/gantry/bus"
 	"github.com/gantry-sh/gantry/projections"
 )
@@ -17,15 +16,10 @@ import (
 // current values are in, pods the runtime holds that are no longer bound
 // here (deleted while the agent was down) are removed.
 func (a *Agent) watchPods(ctx context.Context) error {
-	kv, err := a.conn.JS.KeyValue(ctx, bus.NodePodsBucket)
-	if err != nil {
-		return fmt.Errorf("agent: bucket %s: %w", bus.NodePodsBucket, err)
-	}
-	w, err := kv.Watch(ctx, bus.NodePodFilter(a.cfg.NodeName))
+	w, err := bus.TailKeys(ctx, a.conn, bus.NodePodsBucket, bus.NodePodFilter(a.cfg.NodeName), 0)
 	if err != nil {
 		return fmt.Errorf("agent: watch pods: %w", err)
 	}
-	defer w.Stop()
 	for {
 		select {
 		case <-ctx.Done():
@@ -44,11 +38,11 @@ func (a *Agent) watchPods(ctx context.Context) error {
 	}
 }
 
-func (a *Agent) dispatch(ctx context.Context, e jetstream.KeyValueEntry) {
+func (a *Agent) dispatch(ctx context.Context, e *bus.KeyUpdate) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	key := e.Key()
-	if e.Operation() != jetstream.KeyValuePut {
+	key := e.Key
+	if e.Deleted {
 		if uid, ok := a.byKey[key]; ok {
 			a.gone(uid)
 			delete(a.byKey, key)
@@ -58,11 +52,11 @@ func (a *Agent) dispatch(ctx context.Context, e jetstream.KeyValueEntry) {
 	}
 	var sv projections.StateValue
 	pod := &corev1.Pod{}
-	if err := json.Unmarshal(e.Value(), &sv); err != nil {
+	if err := aggregates.Unmarshal(e.Value, &sv); err != nil {
 		a.cfg.Log.Warn("agent: bad node-pods value", "key", key, "err", err)
 		return
 	}
-	if err := json.Unmarshal(sv.Object, pod); err != nil || pod.UID == "" {
+	if err := aggregates.Unmarshal(sv.Object, pod); err != nil || pod.UID == "" {
 		a.cfg.Log.Warn("agent: bad pod in node-pods", "key", key, "err", err)
 		return
 	}

@@ -4,8 +4,9 @@
 // way real agents do, so the scheduler and the controllers can be tested
 // and benchmarked at a thousand nodes on one machine.
 //
-// Subscribes: the KV bucket gantry-node-pods, one watch per node filtered to
-// that node's keys (bus.NodePodFilter), never the cluster's pod stream.
+// Subscribes: the KV bucket gantry-node-pods, one bus.KeyTail per node
+// filtered to that node's keys (bus.NodePodFilter), never the cluster's
+// pod stream.
 //
 // Sends: create node (registration; an existing Node keeps its spec),
 // status node (capacity, allocatable, Ready), status pod (Running and

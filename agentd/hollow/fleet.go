@@ -60,7 +60,6 @@ type Fleet struct {
 	conn   *bus.Conn
 	client *bus.Client
 	leases jetstream.KeyValue
-	pods   jetstream.KeyValue
 	sem    chan struct{}
 	opt    Options
 
@@ -76,12 +75,8 @@ func NewFleet(ctx context.Context, conn *bus.Conn, opt Options) (*Fleet, error) 
 	if err != nil {
 		return nil, fmt.Errorf("hollow: bucket %s: %w", bus.LeaseBucket, err)
 	}
-	pods, err := conn.JS.KeyValue(ctx, bus.NodePodsBucket)
-	if err != nil {
-		return nil, fmt.Errorf("hollow: bucket %s: %w", bus.NodePodsBucket, err)
-	}
 	return &Fleet{
-		conn: conn, leases: leases, pods: pods, opt: opt,
+		conn: conn, leases: leases, opt: opt,
 		client: bus.NewClient(conn, bus.Identity{Source: "gantry/hollow"}),
 		sem:    make(chan struct{}, opt.Parallel), nodes: map[string]*Node{},
 	}, nil

@@ -8,7 +8,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -120,7 +119,7 @@ func (n *Node) renew(ctx context.Context) error {
 
 // start runs the lease loop and the pod watch until Stop.
 func (n *Node) start() error {
-	w, err := n.fleet.pods.Watch(n.ctx, bus.NodePodFilter(n.name))
+	w, err := bus.TailKeys(n.ctx, n.fleet.conn, bus.NodePodsBucket, bus.NodePodFilter(n.name), 0)
 	if err != nil {
 		n.cancel()
 		close(n.done)
@@ -153,8 +152,7 @@ func (n *Node) leaseLoop() {
 	}
 }
 
-func (n *Node) watchLoop(w jetstream.KeyWatcher) {
-	defer func() { _ = w.Stop() }()
+func (n *Node) watchLoop(w *bus.KeyTail) {
 	for {
 		select {
 		case <-n.ctx.Done():
@@ -170,20 +168,20 @@ func (n *Node) watchLoop(w jetstream.KeyWatcher) {
 	}
 }
 
-func (n *Node) observe(e jetstream.KeyValueEntry) {
-	key := e.Key()
-	if e.Operation() != jetstream.KeyValuePut {
+func (n *Node) observe(e *bus.KeyUpdate) {
+	key := e.Key
+	if e.Deleted {
 		n.mu.Lock()
 		delete(n.pods, key)
 		n.mu.Unlock()
 		return
 	}
 	var v projections.StateValue
-	if json.Unmarshal(e.Value(), &v) != nil {
+	if aggregates.Unmarshal(e.Value, &v) != nil {
 		return
 	}
 	pod := &corev1.Pod{}
-	if json.Unmarshal(v.Object, pod) != nil {
+	if aggregates.Unmarshal(v.Object, pod) != nil {
 		return
 	}
 	n.mu.Lock()

@@ -137,7 +137,7 @@ func (l *Loop) observe(c projections.Change) {
 		return
 	}
 	pod := &corev1.Pod{}
-	if json.Unmarshal(c.Raw, pod) != nil {
+	if aggregates.Unmarshal(c.Raw, pod) != nil {
 		return
 	}
 	pod.ResourceVersion = seqString(c.Seq)
@@ -172,7 +172,7 @@ func (l *Loop) observeNode(c projections.Change) {
 		return
 	}
 	node := &corev1.Node{}
-	if json.Unmarshal(c.Raw, node) != nil {
+	if aggregates.Unmarshal(c.Raw, node) != nil {
 		return
 	}
 	l.cache.SetNode(node)
@@ -191,7 +191,7 @@ func (l *Loop) observeNamespace(c projections.Change) {
 		return
 	}
 	ns := &corev1.Namespace{}
-	if json.Unmarshal(c.Raw, ns) != nil {
+	if aggregates.Unmarshal(c.Raw, ns) != nil {
 		return
 	}
 	if l.cache.SetNamespace(ns) {
