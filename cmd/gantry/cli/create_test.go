@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -109,7 +110,7 @@ func get(t *testing.T, c *projtest.Cluster, kind, ns, name string, into any) {
 // selector or --all, as kubectl.
 func TestDeleteBySelectorAllAndNames(t *testing.T) {
 	c := projtest.Start(t, projtest.Options{})
-	for _, name := range []string{"a", "b", "c", "d"} {
+	for _, name := range []string{"a", "b", "c", "d", "e"} {
 		c.Apply("deployment", "default", name, deploymentManifest(name, 1))
 	}
 	for _, name := range []string{"x", "y"} {
@@ -122,9 +123,12 @@ func TestDeleteBySelectorAllAndNames(t *testing.T) {
 		{[]string{"delete", "deploy", "-l", "app=a"}, "deployment.apps/a deleted\n", ""},
 		{[]string{"delete", "deploy", "b", "c"}, "deployment.apps/b deleted\ndeployment.apps/c deleted\n", ""},
 		{[]string{"delete", "deploy/d"}, "deployment.apps/d deleted\n", ""},
-		{[]string{"delete", "cm", "--all"}, "configmap/x deleted\nconfigmap/y deleted\n", ""},
+		{[]string{"delete", "cm/x", "deploy/e"}, "configmap/x deleted\ndeployment.apps/e deleted\n", ""},
+		{[]string{"delete", "cm", "--all"}, "configmap/y deleted\n", ""},
 		{[]string{"delete", "deploy", "-l", "app=a"}, "", "No resources found in default namespace.\n"},
-		{[]string{"delete", "deploy"}, "", "error: delete: \"deploy\": want KIND NAME… or KIND/NAME…\n"},
+		{[]string{"delete", "deploy"}, "", "error: delete: a name is required: deploy NAME… or deploy/NAME…\n"},
+		{[]string{"delete", "deploy", "cm/x"}, "", "error: delete: there is no need to specify a resource type as a separate argument when passing arguments in resource/name form (e.g. 'gantry delete resource/<resource_name>' instead of 'gantry delete resource resource/<resource_name>')\n"},
+		{[]string{"delete", "deploy/"}, "", "error: delete: \"deploy/\": want KIND/NAME\n"},
 		{[]string{"delete", "deploy/a", "-l", "app=a"}, "", "error: delete: -l or --all takes a kind alone (and not both)\n"},
 	} {
 		out, errOut := gantryOn(c, tc.args...)
@@ -138,6 +142,34 @@ func TestDeleteBySelectorAllAndNames(t *testing.T) {
 	for _, kind := range []string{"deployment", "configmap"} {
 		if left := c.View.List(kind, "default"); len(left) != 0 {
 			t.Errorf("%d %ss left", len(left), kind)
+		}
+	}
+}
+
+// TestObjectArgs: delete and wait read their objects alike, kubectl's way.
+func TestObjectArgs(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		refs []objectRef
+		kind string
+		err  string
+	}{
+		{args: []string{"deploy"}, kind: "deploy"},
+		{args: []string{"deploy", "a", "b"}, refs: []objectRef{{"deploy", "a"}, {"deploy", "b"}}, kind: "deploy"},
+		{args: []string{"deploy/a", "svc/b"}, refs: []objectRef{{"deploy", "a"}, {"svc", "b"}}},
+		{args: []string{"deploy/a", "b"}, err: "no need to specify a resource type"},
+		{args: []string{"deploy", "svc/b"}, err: "no need to specify a resource type"},
+		{args: []string{"/a"}, err: `"/a": want KIND/NAME`},
+		{args: nil, err: "want KIND NAME… or KIND/NAME…"},
+	} {
+		refs, kind, err := objectArgs("verb", tc.args)
+		switch {
+		case tc.err != "":
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Errorf("%q: got %v, want an error with %q", tc.args, err, tc.err)
+			}
+		case err != nil || !slices.Equal(refs, tc.refs) || kind != tc.kind:
+			t.Errorf("%q: got %v %q %v, want %v %q", tc.args, refs, kind, err, tc.refs, tc.kind)
 		}
 	}
 }

@@ -136,38 +136,66 @@ type target struct {
 	ns, name string
 }
 
-// deleteTargets reads KIND NAME… or KIND/NAME… (one kind) into targets,
-// or KIND with a selector or --all into the kind to select from
-// (selected names them).
+// deleteTargets reads KIND NAME… or KIND/NAME… into targets, or KIND
+// with a selector or --all into the kind to select from (selected names
+// them).
 func (g *globals) deleteTargets(args []string, selector string, all bool) ([]target, *aggregates.Kind, error) {
+	refs, kind, err := objectArgs("delete", args)
+	if err != nil {
+		return nil, nil, err
+	}
 	if selector != "" || all {
-		if len(args) != 1 || strings.Contains(args[0], "/") || selector != "" && all {
+		if len(refs) > 0 || kind == "" || selector != "" && all {
 			return nil, nil, fmt.Errorf("delete: -l or --all takes a kind alone (and not both)")
 		}
-		k, err := g.kind(args[0])
+		k, err := g.kind(kind)
 		return nil, k, err
 	}
-	var out []target
-	for i, a := range args {
-		switch {
-		case strings.Contains(a, "/"):
-			k, ns, name, err := g.target([]string{a})
-			if err != nil {
-				return nil, nil, err
-			}
-			out = append(out, target{k, ns, name})
-		case i == 0 && len(args) > 1:
-		case i > 0 && !strings.Contains(args[0], "/"):
-			k, ns, name, err := g.target([]string{args[0], a})
-			if err != nil {
-				return nil, nil, err
-			}
-			out = append(out, target{k, ns, name})
-		default:
-			return nil, nil, fmt.Errorf("delete: %q: want KIND NAME… or KIND/NAME…", a)
+	if len(refs) == 0 {
+		return nil, nil, fmt.Errorf("delete: a name is required: %s NAME… or %s/NAME…", kind, kind)
+	}
+	out := make([]target, 0, len(refs))
+	for _, r := range refs {
+		k, err := g.kind(r.kind)
+		if err != nil {
+			return nil, nil, err
 		}
+		out = append(out, target{k, g.nsFor(k), r.name})
 	}
 	return out, nil, nil
+}
+
+// objectRef is one object named on the command line: its kind as typed
+// and its name.
+type objectRef struct{ kind, name string }
+
+// objectArgs reads a verb's objects as kubectl does: KIND NAME… (one
+// kind) or KIND/NAME… (kinds may differ), not both forms at once. KIND
+// alone names no object and is returned as kind, for -l or --all.
+func objectArgs(verb string, args []string) (refs []objectRef, kind string, err error) {
+	if len(args) == 0 {
+		return nil, "", fmt.Errorf("%s: want KIND NAME… or KIND/NAME…", verb)
+	}
+	slashed := strings.Contains(args[0], "/")
+	for i, a := range args {
+		k, name, slash := strings.Cut(a, "/")
+		switch {
+		case slash != slashed:
+			return nil, "", fmt.Errorf("%s: there is no need to specify a resource type as a separate argument when passing arguments in resource/name form (e.g. 'gantry %s resource/<resource_name>' instead of 'gantry %s resource resource/<resource_name>')", verb, verb, verb)
+		case slash && (k == "" || name == ""):
+			return nil, "", fmt.Errorf("%s: %q: want KIND/NAME", verb, a)
+		case slash:
+			refs = append(refs, objectRef{k, name})
+		case i == 0:
+			kind = a
+		default:
+			refs = append(refs, objectRef{kind, a})
+		}
+	}
+	if slashed {
+		kind = ""
+	}
+	return refs, kind, nil
 }
 
 // selected is every object of k in the namespace matching selector ("":

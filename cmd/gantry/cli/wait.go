@@ -104,21 +104,17 @@ func hasCondition(obj []byte, cond, want string) bool {
 // waitTargets reads the kind and names: KIND/NAME…, KIND NAME…, or KIND
 // with a selector.
 func (g *globals) waitTargets(args []string, selector string) (*aggregates.Kind, []string, error) {
-	var kind string
+	refs, kind, err := objectArgs("wait", args)
+	if err != nil {
+		return nil, nil, err
+	}
 	var names []string
-	for i, a := range args {
-		k, name, slash := strings.Cut(a, "/")
-		switch {
-		case slash && (kind == "" || kind == k):
-			kind = k
-			names = append(names, name)
-		case !slash && i == 0:
-			kind = a
-		case !slash && kind != "":
-			names = append(names, a)
-		default:
+	for _, r := range refs {
+		if kind != "" && r.kind != kind {
 			return nil, nil, fmt.Errorf("wait: one kind at a time, as KIND/NAME… or KIND NAME…")
 		}
+		kind = r.kind
+		names = append(names, r.name)
 	}
 	if len(names) == 0 && selector == "" || len(names) > 0 && selector != "" {
 		return nil, nil, errors.New("wait: name objects, or select them with -l, not both")
