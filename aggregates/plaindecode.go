@@ -56,16 +56,9 @@ func plainValue(b []byte, i, depth int) (int, bool) {
 			if !ok {
 				return 0, false
 			}
-			if i = jsonscan.Space(b, end); i >= len(b) {
-				return 0, false
-			}
-			switch b[i] {
-			case ',':
-				i = jsonscan.Space(b, i+1)
-			case ']':
-				return i + 1, true
-			default:
-				return 0, false
+			var more bool
+			if i, more, ok = jsonscan.After(b, end, ']'); !ok || !more {
+				return i, ok
 			}
 		}
 	case c == '-' || c >= '0' && c <= '9':
@@ -121,16 +114,9 @@ func plainObject(b []byte, i, depth int) (int, bool) {
 		if end, ok = plainValue(b, jsonscan.Space(b, i+1), depth+1); !ok {
 			return 0, false
 		}
-		if i = jsonscan.Space(b, end); i >= len(b) {
-			return 0, false
-		}
-		switch b[i] {
-		case ',':
-			i = jsonscan.Space(b, i+1)
-		case '}':
-			return i + 1, true
-		default:
-			return 0, false
+		var more bool
+		if i, more, ok = jsonscan.After(b, end, '}'); !ok || !more {
+			return i, ok
 		}
 	}
 }

@@ -93,7 +93,7 @@ func Object(b []byte, member func(key []byte, plainKey bool, value []byte) bool)
 			return false
 		}
 		var more bool
-		if i, more, ok = after(b, end, '}'); !ok || !more {
+		if i, more, ok = After(b, end, '}'); !ok || !more {
 			return ok && Space(b, i) == len(b)
 		}
 	}
@@ -117,16 +117,16 @@ func Array(b []byte, elem func(value []byte) bool) (ok bool) {
 			return false
 		}
 		var more bool
-		if i, more, ok = after(b, end, ']'); !ok || !more {
+		if i, more, ok = After(b, end, ']'); !ok || !more {
 			return ok && Space(b, i) == len(b)
 		}
 	}
 }
 
-// after reads what follows a member or an element that ends at end: a
+// After reads what follows a member or an element that ends at end: a
 // comma, and more follow from i, or closer, and the container ends before
 // i.
-func after(b []byte, end int, closer byte) (i int, more, ok bool) {
+func After(b []byte, end int, closer byte) (i int, more, ok bool) {
 	if i = Space(b, end); i < len(b) && b[i] == ',' {
 		return Space(b, i+1), true, true
 	}
