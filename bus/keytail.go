@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/maphash"
+	"math/rand/v2"
 	"strings"
 	"sync"
 	"time"
@@ -123,6 +124,9 @@ func (t *KeyTail) run(ctx context.Context) {
 	}
 	check := time.NewTicker(t.check)
 	defer check.Stop()
+	// Tails started together (a fleet of nodes, agents after an outage)
+	// spread their periodic reads over a quarter of the period.
+	every := t.resync + rand.N(t.resync/4+1)
 	reconnects, dropped, last := t.conn.NC.Stats().Reconnects, t.droppedCount(), time.Now()
 	for {
 		select {
@@ -140,7 +144,7 @@ func (t *KeyTail) run(ctx context.Context) {
 			}
 		case now := <-check.C:
 			r, d := t.conn.NC.Stats().Reconnects, t.droppedCount()
-			if r == reconnects && d == dropped && now.Sub(last) < t.resync {
+			if r == reconnects && d == dropped && now.Sub(last) < every {
 				continue
 			}
 			if !t.sync(ctx) {
