@@ -416,15 +416,25 @@ func decideScale(k *Kind, s State, c Command) (Decision, error) {
 	return one(Scaled, ScaledData{Replicas: *c.Replicas, Previous: prev, Generation: generation + 1}), nil
 }
 
+// bindView is what a bind reads of the stored pod.
+type bindView struct {
+	Metadata struct {
+		DeletionTimestamp *metav1.Time `json:"deletionTimestamp"`
+	} `json:"metadata"`
+	Spec struct {
+		NodeName string `json:"nodeName"`
+	} `json:"spec"`
+}
+
 func decideBind(k *Kind, s State, c Command) (Decision, error) {
-	pod, err := decodePod(s.Raw)
-	if err != nil {
-		return Decision{}, err
-	}
 	if c.NodeName == "" {
 		return Decision{}, invalid(k, c.Name, field.ErrorList{field.Required(field.NewPath("target", "name"), "a node to bind to")})
 	}
-	if pod.DeletionTimestamp != nil {
+	var pod bindView
+	if err := Unmarshal(s.Raw, &pod); err != nil {
+		return Decision{}, fmt.Errorf("aggregates: stored pod: %w", err)
+	}
+	if pod.Metadata.DeletionTimestamp != nil {
 		return Decision{}, apierrors.NewConflict(k.GroupResource(), c.Name, fmt.Errorf("pod is being deleted"))
 	}
 	if pod.Spec.NodeName != "" {

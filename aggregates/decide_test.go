@@ -134,6 +134,13 @@ func TestPodBindAndGracefulDelete(t *testing.T) {
 	if _, err := Decide(k, s, Command{Verb: VerbBind, Namespace: "default", Name: "p", NodeName: "n2"}, testEnv); !apierrors.IsConflict(err) || !strings.Contains(err.Error(), `already assigned to node "n1"`) {
 		t.Fatalf("double bind: %v", err)
 	}
+	if _, err := Decide(k, s, Command{Verb: VerbBind, Namespace: "default", Name: "p"}, testEnv); !apierrors.IsInvalid(err) || !strings.Contains(err.Error(), "a node to bind to") {
+		t.Fatalf("bind to no node: %v", err)
+	}
+	terminating := State{Raw: json.RawMessage(`{"apiVersion":"v1","kind":"Pod","metadata":{"name":"q","namespace":"default","deletionTimestamp":"2026-11-22T10:00:00Z"},"spec":{"containers":[{"name":"c","image":"busybox:1"}]}}`), Seq: 7}
+	if _, err := Decide(k, terminating, Command{Verb: VerbBind, Namespace: "default", Name: "q", NodeName: "n1"}, testEnv); !apierrors.IsConflict(err) || !strings.Contains(err.Error(), "pod is being deleted") {
+		t.Fatalf("bind of a terminating pod: %v", err)
+	}
 	d, err := Decide(k, s, Command{Verb: VerbDelete, Namespace: "default", Name: "p"}, testEnv)
 	if err != nil || d.Event.Verb != Terminating {
 		t.Fatalf("delete of a bound pod = %+v, %v; want terminating", d.Event, err)
