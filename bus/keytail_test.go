@@ -153,9 +153,9 @@ func TestTailKeysReadsAgainAfterReconnect(t *testing.T) {
 	if _, err := kv.Put(ctx, "n1.a", []byte("before")); err != nil {
 		t.Fatal(err)
 	}
-	// The tail's connection comes back a second after the server does, so
+	// The tail's connection comes back two seconds after the server does, so
 	// the write below happens while it is away.
-	nc, err := nats.Connect(ns.ClientURL(), nats.MaxReconnects(-1), nats.ReconnectWait(time.Second), nats.ReconnectJitter(0, 0))
+	nc, err := nats.Connect(ns.ClientURL(), nats.MaxReconnects(-1), nats.ReconnectWait(2*time.Second), nats.ReconnectJitter(0, 0))
 	if err != nil {
 		t.Fatal(err)
 	}
