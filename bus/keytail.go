@@ -114,6 +114,8 @@ func (t *KeyTail) receive(m *nats.Msg) {
 func (t *KeyTail) run(ctx context.Context) {
 	defer close(t.updates)
 	defer func() { _ = t.sub.Unsubscribe() }()
+	// Counted before the first read: a reconnect during it reads again.
+	reconnects, dropped := t.conn.NC.Stats().Reconnects, t.droppedCount()
 	for !t.sync(ctx) {
 		if !sleep(ctx, time.Second) {
 			return
@@ -127,7 +129,7 @@ func (t *KeyTail) run(ctx context.Context) {
 	// Tails started together (a fleet of nodes, agents after an outage)
 	// spread their periodic reads over a quarter of the period.
 	every := t.resync + rand.N(t.resync/4+1)
-	reconnects, dropped, last := t.conn.NC.Stats().Reconnects, t.droppedCount(), time.Now()
+	last := time.Now()
 	for {
 		select {
 		case <-ctx.Done():
