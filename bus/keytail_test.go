@@ -197,3 +197,51 @@ func TestTailKeysReadsAgainAfterReconnect(t *testing.T) {
 		t.Fatalf("got %s, want %s", got, want)
 	}
 }
+
+// What the client drops when the tail falls behind reaches it too: it
+// reads the values again.
+func TestTailKeysReadsAgainAfterDrops(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	c := startTestBus(t)
+	kv := testBucket(t, c, "t")
+	tail, err := tailKeys(ctx, c, "t", "n1.>", time.Hour, 100*time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u := nextUpdate(t, tail); u != nil {
+		t.Fatalf("an empty bucket sent %s", describe(u))
+	}
+	// The tail stops taking messages and its client may hold only five.
+	if err := tail.sub.SetPendingLimits(5, -1); err != nil {
+		t.Fatal(err)
+	}
+	tail.mu.Lock()
+	const keys = 50
+	for i := range keys {
+		if _, err := kv.Put(ctx, fmt.Sprintf("n1.k%02d", i), []byte("v")); err != nil {
+			tail.mu.Unlock()
+			t.Fatal(err)
+		}
+	}
+	waitUntil(t, func() bool { return tail.droppedCount() > 0 })
+	tail.mu.Unlock()
+	seen := map[string]bool{}
+	for len(seen) < keys {
+		u := nextUpdate(t, tail)
+		if u == nil || u.Deleted {
+			t.Fatalf("unexpected %s", describe(u))
+		}
+		seen[u.Key] = true
+	}
+}
+
+// waitUntil waits up to 10 s for cond.
+func waitUntil(t *testing.T, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); !cond(); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not met within 10s")
+		}
+	}
+}
