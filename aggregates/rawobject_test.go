@@ -514,3 +514,19 @@ func TestValidateNameMatchesUpstream(t *testing.T) {
 		}
 	}
 }
+
+// configMapKey takes only what the upstream rule takes.
+func TestConfigMapKeyMatchesUpstream(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		key := rapid.StringOfN(rapid.SampledFrom([]rune("aZ09-._/ é")), 0, 260, -1).Draw(t, "key")
+		if rapid.IntRange(0, 3).Draw(t, "edge") == 0 {
+			key = rapid.SampledFrom([]string{"", ".", "..", "..a", ".a", "a..", strings.Repeat("k", 253), strings.Repeat("k", 254), "a/b"}).Draw(t, "edge-key")
+		}
+		if configMapKey(key) && len(validation.IsConfigMapKey(key)) > 0 {
+			t.Fatalf("%q: taken, upstream refuses it: %v", key, validation.IsConfigMapKey(key))
+		}
+		if !configMapKey(key) && len(validation.IsConfigMapKey(key)) == 0 && key != "" && !strings.ContainsAny(key, "/ é") {
+			t.Fatalf("%q: upstream takes it, the fast check does not", key)
+		}
+	})
+}

@@ -48,11 +48,29 @@ func dns1123Label(name string) bool {
 func validateKeys[V any](m map[string]V, p *field.Path) field.ErrorList {
 	var errs field.ErrorList
 	for key := range m {
+		if configMapKey(key) {
+			continue
+		}
 		for _, msg := range validation.IsConfigMapKey(key) {
 			errs = append(errs, field.Invalid(p.Key(key), key, msg))
 		}
 	}
 	return errs
+}
+
+// configMapKey: key is what validation.IsConfigMapKey takes, checked
+// without its regular expression: 1 to 253 of [-._a-zA-Z0-9], neither "."
+// nor beginning with "..". It reports false for what it is not sure of.
+func configMapKey(key string) bool {
+	if len(key) == 0 || len(key) > 253 || key == "." || strings.HasPrefix(key, "..") {
+		return false
+	}
+	for i := 0; i < len(key); i++ {
+		if c := key[i]; !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '.' || c == '_') {
+			return false
+		}
+	}
+	return true
 }
 
 func validatePort(port int32, p *field.Path) field.ErrorList {
