@@ -281,13 +281,15 @@ func printNames(g *globals, k *aggregates.Kind, items []json.RawMessage) error {
 // printPath is -o jsonpath=TEMPLATE, run as kubectl runs it: over the one
 // object asked for by name, else over a List of every object.
 func printPath(g *globals, path *jsonpath.JSONPath, items []json.RawMessage, single bool) error {
-	b, err := json.Marshal(listDoc(items, single))
-	if err != nil {
-		return err
+	docs := make([]any, len(items))
+	for i, raw := range items {
+		if err := json.Unmarshal(raw, &docs[i]); err != nil {
+			return err
+		}
 	}
-	var data any
-	if err := json.Unmarshal(b, &data); err != nil {
-		return err
+	var data any = map[string]any{"apiVersion": "v1", "kind": "List", "items": docs, "metadata": map[string]any{}}
+	if single && len(docs) == 1 {
+		data = docs[0]
 	}
 	if err := path.Execute(g.out, data); err != nil {
 		return fmt.Errorf("-o jsonpath: %w", err)
