@@ -113,12 +113,36 @@ func nameOf(raw []byte) string {
 // than the strict decode itself.
 func warnings(k *Kind, raw []byte) []string {
 	var out []string
+	escaped := bytes.Contains(raw, []byte(`\u`)) // a key may be spelled with escapes
 	for _, path := range k.Unimplemented {
+		if !escaped && !quotedIn(raw, lastStep(path)) {
+			continue // the field's key appears nowhere: most manifests set none of these
+		}
 		if present(raw, path) {
 			out = append(out, fmt.Sprintf("%s %q: field %s is accepted but not implemented by Gantry", k.Name, nameOf(raw), path))
 		}
 	}
 	return out
+}
+
+// lastStep is the key a dotted path ends in.
+func lastStep(path string) string {
+	return strings.TrimSuffix(path[strings.LastIndexByte(path, '.')+1:], "[]")
+}
+
+// quotedIn reports whether doc holds key between quotes.
+func quotedIn(doc []byte, key string) bool {
+	for i := 0; ; {
+		j := bytes.Index(doc[i:], []byte(key))
+		if j < 0 {
+			return false
+		}
+		j += i
+		if j > 0 && doc[j-1] == '"' && j+len(key) < len(doc) && doc[j+len(key)] == '"' {
+			return true
+		}
+		i = j + 1
+	}
 }
 
 // present walks a dotted path through doc; a step ending in "[]" goes into

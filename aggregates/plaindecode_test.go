@@ -305,3 +305,30 @@ func TestStatusJSONMatchesWholeObject(t *testing.T) {
 		}
 	})
 }
+
+// TestWarningsMatchWalkingEveryPath: warnings skips the walk for a field
+// whose key appears nowhere, and names what walking every path names.
+func TestWarningsMatchWalkingEveryPath(t *testing.T) {
+	var kinds []*Kind
+	for _, k := range Builtin().Kinds() {
+		if len(k.Unimplemented) > 0 {
+			kinds = append(kinds, k)
+		}
+	}
+	named := 0
+	rapid.Check(t, func(t *rapid.T) {
+		k := rapid.SampledFrom(kinds).Draw(t, "kind")
+		doc := []byte(gen{tame: rapid.Bool().Draw(t, "tame")}.manifest(t, reflect.TypeOf(k.New()).Elem(), 0))
+		var want []string
+		for _, path := range k.Unimplemented {
+			if present(doc, path) {
+				want = append(want, fmt.Sprintf("%s %q: field %s is accepted but not implemented by Gantry", k.Name, nameOf(doc), path))
+			}
+		}
+		if got := warnings(k, doc); !slices.Equal(got, want) {
+			t.Fatalf("%s: %s: warnings %q, walking every path %q", k.Name, doc, got, want)
+		}
+		named += len(want)
+	})
+	t.Logf("%d warnings named", named)
+}
