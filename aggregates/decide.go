@@ -348,11 +348,14 @@ func statusJSON(obj Object) (json.RawMessage, error) {
 	if v := statusOf(obj); v.IsValid() {
 		return json.Marshal(v.Addr().Interface())
 	}
-	var m struct {
-		Status json.RawMessage `json:"status"`
-	}
+	var m statusMember
 	err := json.Unmarshal(mustJSON(obj), &m)
 	return m.Status, err
+}
+
+// statusMember is an object's status, undecoded.
+type statusMember struct {
+	Status json.RawMessage `json:"status"`
 }
 
 // storedStatus is statusJSON of the stored object raw, decoding only its
@@ -366,9 +369,7 @@ func storedStatus(k *Kind, raw []byte) (json.RawMessage, error) {
 		}
 		return statusJSON(obj)
 	}
-	var m struct {
-		Status json.RawMessage `json:"status"`
-	}
+	var m statusMember
 	if err := Unmarshal(raw, &m); err != nil {
 		return nil, fmt.Errorf("aggregates: stored %s: %w", k.Name, err)
 	}

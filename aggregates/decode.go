@@ -112,6 +112,9 @@ func nameOf(raw []byte) string {
 // anything but null). It reads raw in place: a decode into maps cost more
 // than the strict decode itself.
 func warnings(k *Kind, raw []byte) []string {
+	if len(k.Unimplemented) == 0 {
+		return nil
+	}
 	var out []string
 	escaped := bytes.Contains(raw, []byte(`\u`)) // a key may be spelled with escapes
 	for _, path := range k.Unimplemented {

@@ -57,20 +57,18 @@ type KeyTail struct {
 	known map[string]uint64 // a hash of the value sent last, for each present key
 }
 
-// TailKeys starts following bucket's keys that match filter (a KV key
-// filter: tokens, * and a final >). Updates delivers the keys' current
-// values, then nil, then every change; it is closed when ctx ends. resync
-// (0: ten minutes) is how often the values are read again regardless.
-func TailKeys(ctx context.Context, c *Conn, bucket, filter string, resync time.Duration) (*KeyTail, error) {
-	return tailKeys(ctx, c, bucket, filter, resync, 5*time.Second)
+// TailKeys starts following the keys of kv (a bucket on c) that match
+// filter (a KV key filter: tokens, * and a final >). Updates delivers the
+// keys' current values, then nil, then every change; it is closed when ctx
+// ends. resync (0: ten minutes) is how often the values are read again
+// regardless.
+func TailKeys(ctx context.Context, c *Conn, kv jetstream.KeyValue, filter string, resync time.Duration) (*KeyTail, error) {
+	return tailKeys(ctx, c, kv, filter, resync, 5*time.Second)
 }
 
 // tailKeys is TailKeys, looking for reconnects and drops every check.
-func tailKeys(ctx context.Context, c *Conn, bucket, filter string, resync, check time.Duration) (*KeyTail, error) {
-	kv, err := c.JS.KeyValue(ctx, bucket)
-	if err != nil {
-		return nil, fmt.Errorf("bus: tail %s: %w", bucket, err)
-	}
+func tailKeys(ctx context.Context, c *Conn, kv jetstream.KeyValue, filter string, resync, check time.Duration) (*KeyTail, error) {
+	bucket := kv.Bucket()
 	if resync <= 0 {
 		resync = 10 * time.Minute
 	}
@@ -80,6 +78,7 @@ func tailKeys(ctx context.Context, c *Conn, bucket, filter string, resync, check
 	}
 	// Subscribed, and the server told, before the first read: whatever is
 	// written after it is read arrives on the subscription.
+	var err error
 	t.sub, err = c.NC.Subscribe(t.prefix+filter, t.receive)
 	if err == nil {
 		err = t.sub.SetPendingLimits(-1, 256<<20)
@@ -117,8 +116,10 @@ func (t *KeyTail) run(ctx context.Context) {
 	// Counted before the first read: a reconnect during it reads again.
 	reconnects, dropped := t.conn.NC.Stats().Reconnects, t.droppedCount()
 	for !t.sync(ctx) {
-		if !sleep(ctx, time.Second) {
+		select {
+		case <-ctx.Done():
 			return
+		case <-time.After(time.Second):
 		}
 	}
 	if !t.send(ctx, nil) {
@@ -258,15 +259,6 @@ func (t *KeyTail) send(ctx context.Context, u *KeyUpdate) bool {
 func (t *KeyTail) droppedCount() int {
 	n, _ := t.sub.Dropped()
 	return n
-}
-
-func sleep(ctx context.Context, d time.Duration) bool {
-	select {
-	case <-ctx.Done():
-		return false
-	case <-time.After(d):
-		return true
-	}
 }
 
 const kvOperation = "KV-Operation"

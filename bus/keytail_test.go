@@ -26,6 +26,16 @@ func nextUpdate(t *testing.T, tail *KeyTail) *KeyUpdate {
 	return nil
 }
 
+// expectUpdates checks the tail's next updates, described.
+func expectUpdates(t *testing.T, tail *KeyTail, want ...string) {
+	t.Helper()
+	for _, w := range want {
+		if got := describe(nextUpdate(t, tail)); got != w {
+			t.Fatalf("got %s, want %s", got, w)
+		}
+	}
+}
+
 func describe(u *KeyUpdate) string {
 	switch {
 	case u == nil:
@@ -51,15 +61,11 @@ func TestTailKeysFollowsWrites(t *testing.T) {
 	if err := kv.Delete(ctx, "n1.b"); err != nil {
 		t.Fatal(err)
 	}
-	tail, err := TailKeys(ctx, c, "t", "n1.>", 0)
+	tail, err := TailKeys(ctx, c, kv, "n1.>", 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"n1.a=v1", "current"} {
-		if got := describe(nextUpdate(t, tail)); got != want {
-			t.Fatalf("got %s, want %s", got, want)
-		}
-	}
+	expectUpdates(t, tail, "n1.a=v1", "current")
 	for _, step := range []func() error{
 		func() error { _, err := kv.Put(ctx, "n1.b", []byte("v2")); return err },
 		func() error { _, err := kv.Put(ctx, "n2.a", []byte("y")); return err },
@@ -74,11 +80,7 @@ func TestTailKeysFollowsWrites(t *testing.T) {
 	if err := kv.Purge(ctx, "n1.b"); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"n1.b=v2", "n1.a deleted", "n1.a=v3", "n1.b deleted"} {
-		if got := describe(nextUpdate(t, tail)); got != want {
-			t.Fatalf("got %s, want %s", got, want)
-		}
-	}
+	expectUpdates(t, tail, "n1.b=v2", "n1.a deleted", "n1.a=v3", "n1.b deleted")
 }
 
 // A key's updates never go back in time, though it is written while the
@@ -106,7 +108,7 @@ func TestTailKeysNeverGoesBack(t *testing.T) {
 		}()
 		<-midway
 		tctx, stop := context.WithCancel(ctx)
-		tail, err := TailKeys(tctx, c, "t", key, 0)
+		tail, err := TailKeys(tctx, c, kv, key, 0)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -164,15 +166,15 @@ func TestTailKeysReadsAgainAfterReconnect(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(tc.Close)
-	tail, err := tailKeys(ctx, tc, "t", "n1.>", time.Hour, 100*time.Millisecond)
+	tkv, err := tc.JS.KeyValue(ctx, "t")
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"n1.a=before", "current"} {
-		if got := describe(nextUpdate(t, tail)); got != want {
-			t.Fatalf("got %s, want %s", got, want)
-		}
+	tail, err := tailKeys(ctx, tc, tkv, "n1.>", time.Hour, 100*time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
 	}
+	expectUpdates(t, tail, "n1.a=before", "current")
 	w.Close()
 	ns.Shutdown()
 	ns.WaitForShutdown()
@@ -193,9 +195,7 @@ func TestTailKeysReadsAgainAfterReconnect(t *testing.T) {
 	if tc.NC.IsConnected() {
 		t.Fatal("the tail's connection was back before the write; the test proves nothing")
 	}
-	if got, want := describe(nextUpdate(t, tail)), "n1.a=while away"; got != want {
-		t.Fatalf("got %s, want %s", got, want)
-	}
+	expectUpdates(t, tail, "n1.a=while away")
 }
 
 // What the client drops when the tail falls behind reaches it too: it
@@ -205,7 +205,7 @@ func TestTailKeysReadsAgainAfterDrops(t *testing.T) {
 	defer cancel()
 	c := startTestBus(t)
 	kv := testBucket(t, c, "t")
-	tail, err := tailKeys(ctx, c, "t", "n1.>", time.Hour, 100*time.Millisecond)
+	tail, err := tailKeys(ctx, c, kv, "n1.>", time.Hour, 100*time.Millisecond)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,7 +16,11 @@ import (
 // current values are in, pods the runtime holds that are no longer bound
 // here (deleted while the agent was down) are removed.
 func (a *Agent) watchPods(ctx context.Context) error {
-	w, err := bus.TailKeys(ctx, a.conn, bus.NodePodsBucket, bus.NodePodFilter(a.cfg.NodeName), 0)
+	kv, err := a.conn.JS.KeyValue(ctx, bus.NodePodsBucket)
+	if err != nil {
+		return fmt.Errorf("agent: bucket %s: %w", bus.NodePodsBucket, err)
+	}
+	w, err := bus.TailKeys(ctx, a.conn, kv, bus.NodePodFilter(a.cfg.NodeName), 0)
 	if err != nil {
 		return fmt.Errorf("agent: watch pods: %w", err)
 	}

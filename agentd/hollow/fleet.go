@@ -60,6 +60,7 @@ type Fleet struct {
 	conn   *bus.Conn
 	client *bus.Client
 	leases jetstream.KeyValue
+	pods   jetstream.KeyValue // looked up once for every node's tail
 	sem    chan struct{}
 	opt    Options
 
@@ -75,8 +76,12 @@ func NewFleet(ctx context.Context, conn *bus.Conn, opt Options) (*Fleet, error) 
 	if err != nil {
 		return nil, fmt.Errorf("hollow: bucket %s: %w", bus.LeaseBucket, err)
 	}
+	pods, err := conn.JS.KeyValue(ctx, bus.NodePodsBucket)
+	if err != nil {
+		return nil, fmt.Errorf("hollow: bucket %s: %w", bus.NodePodsBucket, err)
+	}
 	return &Fleet{
-		conn: conn, leases: leases, opt: opt,
+		conn: conn, leases: leases, pods: pods, opt: opt,
 		client: bus.NewClient(conn, bus.Identity{Source: "gantry/hollow"}),
 		sem:    make(chan struct{}, opt.Parallel), nodes: map[string]*Node{},
 	}, nil

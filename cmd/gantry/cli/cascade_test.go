@@ -31,7 +31,7 @@ func replicaSetWithPods(t *testing.T, c *projtest.Cluster, name string, n int) [
 	owner := &metav1.OwnerReference{APIVersion: "apps/v1", Kind: "ReplicaSet", Name: name, UID: rs.UID, Controller: new(true), BlockOwnerDeletion: new(true)}
 	var pods []string
 	for i := range n {
-		p := boundPod(name+"-"+string(rune('a'+i)), "", owner)
+		p := testPod(name+"-"+string(rune('a'+i)), "", owner)
 		p.Labels = labels
 		c.Apply("pod", "default", p.Name, p)
 		pods = append(pods, p.Name)

@@ -15,8 +15,8 @@ import (
 	"github.com/gantry-sh/gantry/projections/projtest"
 )
 
-// boundPod is a pod on node, owned by owner when one is given.
-func boundPod(name, node string, owner *metav1.OwnerReference) *corev1.Pod {
+// testPod is a pod on node ("": unbound), owned by owner when one is given.
+func testPod(name, node string, owner *metav1.OwnerReference) *corev1.Pod {
 	p := &corev1.Pod{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Pod"},
 		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "default"},
@@ -50,9 +50,9 @@ func TestDrain(t *testing.T) {
 		}
 	})
 	ds := &metav1.OwnerReference{APIVersion: "apps/v1", Kind: "DaemonSet", Name: "logs", UID: types.UID("0a1b2c3d-0000-4000-8000-000000000001"), Controller: new(true)}
-	c.Apply("pod", "default", "web", boundPod("web", "node-0", nil))
-	c.Apply("pod", "default", "logs-x", boundPod("logs-x", "node-0", ds))
-	c.Apply("pod", "default", "db", boundPod("db", "node-1", nil))
+	c.Apply("pod", "default", "web", testPod("web", "node-0", nil))
+	c.Apply("pod", "default", "logs-x", testPod("logs-x", "node-0", ds))
+	c.Apply("pod", "default", "db", testPod("db", "node-1", nil))
 	projtest.Eventually(t, 10*time.Second, "the pods running", func() bool {
 		for _, name := range []string{"web", "logs-x", "db"} {
 			var p corev1.Pod
