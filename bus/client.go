@@ -52,8 +52,8 @@ type CommandMeta struct {
 	// would do, and nothing is appended or recorded (DryRunHeader).
 	DryRun bool
 	// WantObject asks for the object in the reply (Reply.Object), as the
-	// command left it; without it (and without DryRun) the service leaves
-	// it out (OmitObjectHeader).
+	// command left it (WantObjectHeader); without it (and without DryRun)
+	// the service leaves it out.
 	WantObject bool
 }
 
@@ -69,19 +69,21 @@ func (c *Client) Do(ctx context.Context, kind, verb string, data any, meta Comma
 		Actor: c.id.Actor, Reason: meta.Reason, CausationID: meta.CausationID, CorrelationID: meta.CorrelationID,
 		Data: body,
 	}
+	if k, ok := data.(interface{ ObjectKey() string }); ok {
+		env.Subject = k.ObjectKey() // what the command service routes on
+	}
 	raw, err := env.Marshal()
 	if err != nil {
 		return Reply{}, err
 	}
-	msg := &nats.Msg{Subject: CommandSubject(kind, verb), Data: raw, Header: nats.Header{"Content-Type": {ContentType}}}
-	if k, ok := data.(interface{ ObjectKey() string }); ok {
-		msg.Header[ObjectHeader] = []string{k.ObjectKey()}
-	}
+	// No headers unless the command asks for something: the body is a
+	// structured CloudEvent without them.
+	msg := &nats.Msg{Subject: CommandSubject(kind, verb), Data: raw}
 	switch {
 	case meta.DryRun:
-		msg.Header[DryRunHeader] = []string{"true"}
-	case !meta.WantObject:
-		msg.Header[OmitObjectHeader] = []string{"true"}
+		msg.Header = nats.Header{DryRunHeader: {"true"}}
+	case meta.WantObject:
+		msg.Header = nats.Header{WantObjectHeader: {"true"}}
 	}
 	answer, err := c.requestMsg(ctx, msg)
 	if err != nil {

@@ -189,7 +189,9 @@ func plain(c byte) bool {
 }
 
 // ObjectHeader names the object a command is for ("<namespace>/<name>"),
-// so the command service can route it without parsing the body.
+// so the command service can route it without parsing the body. The
+// CloudEvent's subject does the same without a header (bus.Client sets
+// it); without either the service reads the name from the data.
 const ObjectHeader = "Gantry-Object"
 
 // DryRunHeader set to "true" on a command asks the command service to
@@ -202,13 +204,15 @@ const DryRunHeader = "Gantry-Dry-Run"
 // stream (nats sub '$JS.API.DIRECT.GET.>').
 const DirectGets = "$JS.API.DIRECT.GET.>"
 
-// OmitObjectHeader set to "true" on a command asks the command service to
-// leave the object out of its answer: the sequence and the event are all
-// most senders need, and the object is most of the answer's bytes. bus.Client
-// sets it unless CommandMeta.WantObject (or DryRun) asks for the object;
-// a command without it is answered with the object, as the Kubernetes API
-// answers.
-const OmitObjectHeader = "Gantry-Omit-Object"
+// WantObjectHeader set to "true" on a command asks the command service to
+// answer with the object as the command left it, stamped with its
+// resourceVersion. Without it the answer carries the event's sequence and
+// verb (and any warnings), all most senders need: the object is most of
+// an answer's bytes, and a header costs both ends more than routing the
+// whole command does (nats.go parses every header block into a map), so
+// bus.Client sends a command without any header unless it asks for the
+// object or a dry run.
+const WantObjectHeader = "Gantry-Want-Object"
 
 // NodePodsBucket indexes the pods bound to each node, so an agent watches
 // only its own node's pods (key <node>.<ns>.<name>), never the cluster's.

@@ -39,9 +39,9 @@ import (
 //	p50-µs, p99-µs  command round trip
 //	evt-B     size of the stored event (and of each raw message)
 //
-// Clients send as every Gantry client does, asking for answers without the
-// object (bus.OmitObjectHeader); -cmdobject asks for it in every answer,
-// as a command sent without the header gets it.
+// Clients send as every Gantry client does, without headers, so answers
+// come without the object; -cmdobject asks for it in every answer
+// (bus.WantObjectHeader).
 //
 // Run: go test ./aggregates/service -run '^$' -bench Commands -benchtime 3000x
 func BenchmarkCommands(b *testing.B) {

@@ -16,10 +16,11 @@ import (
 	"github.com/gantry-sh/gantry/bus"
 )
 
-// TestReplyObjectOnlyWhenAsked: bus.Client asks for answers without the
-// object unless the sender wants it; a dry run and a command sent without
-// the header (nats req) get it, stamped with its resourceVersion, and a
-// Secret's data never leaves either way.
+// TestReplyObjectOnlyWhenAsked: a command is answered without the object
+// unless its sender asks for it (bus.WantObjectHeader, as bus.Client sends
+// for CommandMeta.WantObject); a dry run and a command that asks get it,
+// stamped with its resourceVersion, and a Secret's data never leaves
+// either way.
 func TestReplyObjectOnlyWhenAsked(t *testing.T) {
 	p := startAllocPlane(t, service.AllocConfig{})
 	ctx := context.Background()
@@ -60,21 +61,33 @@ func TestReplyObjectOnlyWhenAsked(t *testing.T) {
 		t.Errorf("dry-run create: object %s, want one without a version yet", r.Object)
 	}
 
-	// A command sent as nats req would send it: no header but the content type.
-	env := bus.Envelope{ID: "raw-1", Source: "user/nats-cli", Type: bus.CommandType("deployment", "scale"), Time: time.Now(),
-		Data: json.RawMessage(`{"namespace":"default","name":"web","replicas":2}`)}
-	body, err := env.Marshal()
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := p.conn.NC.RequestMsg(&nats.Msg{Subject: bus.CommandSubject("deployment", "scale"), Data: body,
-		Header: nats.Header{"Content-Type": {bus.ContentType}}}, 10*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var raw bus.Reply
-	if err := json.Unmarshal(m.Data, &raw); err != nil || raw.Event != aggregates.Scaled || rv(raw.Object) != strconv.FormatUint(raw.Seq, 10) {
-		t.Errorf("command without the header: %s (%v), want the scaled object at its version", m.Data, err)
+	// Commands sent as nats req would send them: a content type, perhaps
+	// the header asking for the object.
+	for i, want := range []bool{false, true} {
+		env := bus.Envelope{ID: "raw-" + strconv.Itoa(i), Source: "user/nats-cli", Type: bus.CommandType("deployment", "scale"), Time: time.Now(),
+			Data: json.RawMessage(`{"namespace":"default","name":"web","replicas":` + strconv.Itoa(2+i) + `}`)}
+		body, err := env.Marshal()
+		if err != nil {
+			t.Fatal(err)
+		}
+		h := nats.Header{"Content-Type": {bus.ContentType}}
+		if want {
+			h.Set(bus.WantObjectHeader, "true")
+		}
+		m, err := p.conn.NC.RequestMsg(&nats.Msg{Subject: bus.CommandSubject("deployment", "scale"), Data: body, Header: h}, 10*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var raw bus.Reply
+		if err := json.Unmarshal(m.Data, &raw); err != nil || raw.Event != aggregates.Scaled || raw.Seq == 0 {
+			t.Fatalf("command sent by hand: %s (%v), want it scaled", m.Data, err)
+		}
+		switch {
+		case !want && len(raw.Object) != 0:
+			t.Errorf("command without %s: answered with the object %s", bus.WantObjectHeader, raw.Object)
+		case want && rv(raw.Object) != strconv.FormatUint(raw.Seq, 10):
+			t.Errorf("command with %s: %s, want the scaled object at its version", bus.WantObjectHeader, m.Data)
+		}
 	}
 
 	secret := []byte(`{"apiVersion":"v1","kind":"Secret","metadata":{"name":"s"},"stringData":{"password":"hunter2-plain"}}`)

@@ -146,6 +146,9 @@ func (s *Service) route(m *nats.Msg) {
 	h.Write([]byte(m.Subject[:max(strings.LastIndexByte(m.Subject, '.'), 0)])) // the kind, not the verb
 	key := m.Header.Get(bus.ObjectHeader)
 	if key == "" {
+		key = bus.CloudEventSubject(m.Data)
+	}
+	if key == "" {
 		key = objectKey(m.Data)
 	}
 	h.Write([]byte(key))
@@ -181,10 +184,10 @@ func (s *Service) handle(ctx context.Context, m *nats.Msg) {
 	}
 	s.opt.Metrics.observe(kindName, verb, reply, time.Since(start))
 	if len(reply.Object) > 0 { // the object as the command left it, unstamped
-		if m.Header.Get(bus.OmitObjectHeader) == "true" && !dryRun(m) {
-			reply.Object = nil
-		} else {
+		if dryRun(m) || m.Header.Get(bus.WantObjectHeader) == "true" {
 			reply.Object = s.present(kindName, reply.Object, reply.Seq)
+		} else {
+			reply.Object = nil
 		}
 	}
 	if m.Reply != "" {
@@ -397,7 +400,7 @@ func (s *Service) envelope(k *aggregates.Kind, cmd aggregates.Command, cmdEnv bu
 // with its resourceVersion, the reply's sequence (0: a dry run's new
 // object, with no version yet); Secret data never leaves. Replies carry
 // the object unstamped until then, so an answer that leaves it out
-// (bus.OmitObjectHeader) costs nothing for it.
+// (without bus.WantObjectHeader) costs nothing for it.
 func (s *Service) present(kindName string, raw json.RawMessage, seq uint64) json.RawMessage {
 	if seq > 0 {
 		raw = stamp(raw, seq)
