@@ -544,18 +544,29 @@ func exactMember(ms []member, name string) ([]byte, bool) {
 // doc can be spliced into JSON instead of marshalled (which validates and
 // compacts it again at several times the cost).
 func Compact(doc []byte) bool {
-	in := false
+	if !jsonscan.Valid(doc) {
+		return false
+	}
+	// Valid JSON holds a tab, newline or carriage return only outside
+	// strings; the rest encoding/json escapes wherever they are.
+	for _, c := range [...]byte{'<', '>', '&', 0xE2, '\t', '\n', '\r'} { // 0xE2 leads U+2028 and U+2029
+		if bytes.IndexByte(doc, c) >= 0 {
+			return false
+		}
+	}
+	if bytes.IndexByte(doc, ' ') < 0 {
+		return true
+	}
+	in := false // a space: compact only if every one is in a string
 	for i := 0; i < len(doc); i++ {
 		switch c := doc[i]; {
-		case c == '<' || c == '>' || c == '&' || c == 0xE2: // 0xE2 leads U+2028 and U+2029
-			return false
 		case in && c == '\\':
 			i++
 		case c == '"':
 			in = !in
-		case !in && (c == ' ' || c == '\t' || c == '\n' || c == '\r'):
+		case !in && c == ' ':
 			return false
 		}
 	}
-	return jsonscan.Valid(doc)
+	return true
 }

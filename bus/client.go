@@ -72,7 +72,7 @@ func (c *Client) Do(ctx context.Context, kind, verb string, data any, meta Comma
 	if k, ok := data.(interface{ ObjectKey() string }); ok {
 		env.Subject = k.ObjectKey() // what the command service routes on
 	}
-	raw, err := env.Marshal()
+	raw, err := env.marshal(true) // marshalData wrote valid JSON
 	if err != nil {
 		return Reply{}, err
 	}

@@ -225,3 +225,45 @@ func TestCreateOfAnExistingObjectChargesNothing(t *testing.T) {
 		}
 	}
 }
+
+// TestCommandsAfterAnAnswerReadNothing: the service keeps what a command
+// appended (after answering it), so the commands that follow on the same
+// object, sent as soon as each answer is in, are decided on it without
+// reading the stream.
+func TestCommandsAfterAnAnswerReadNothing(t *testing.T) {
+	p := startAllocPlane(t, service.AllocConfig{})
+	reads, err := p.conn.NC.SubscribeSync(bus.DirectGets)
+	if err != nil {
+		t.Fatal(err)
+	}
+	count := func() int {
+		t.Helper()
+		if err := p.conn.NC.Flush(); err != nil {
+			t.Fatal(err)
+		}
+		n, _, _ := reads.Pending()
+		for range n {
+			_, _ = reads.NextMsg(time.Second)
+		}
+		return n
+	}
+	cm := aggregates.Command{Namespace: "default", Name: "c", Object: []byte(`{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"c"},"data":{"a":"b"}}`)}
+	ctx := context.Background()
+	if _, err := p.client.Do(ctx, "configmap", "create", cm, bus.CommandMeta{}); err != nil {
+		t.Fatal(err)
+	}
+	count()
+	var last uint64
+	for i := range 5 {
+		v := strconv.Itoa(i)
+		r, err := p.client.Do(ctx, "configmap", "label", aggregates.Command{Namespace: "default", Name: "c", Labels: map[string]*string{"n": &v}}, bus.CommandMeta{})
+		if err != nil || r.Event != aggregates.Labeled || r.Seq <= last {
+			t.Fatalf("label %d: %+v, %v", i, r, err)
+		}
+		last = r.Seq
+	}
+	if n := count(); n != 0 {
+		t.Errorf("five labels after the create read the stream %d times, want none", n)
+	}
+
+}

@@ -175,15 +175,23 @@ func objectKey(body []byte) string {
 func (s *Service) handle(ctx context.Context, m *nats.Msg) {
 	start := time.Now()
 	kindName, verb, _ := bus.ParseCommandSubject(m.Subject)
-	reply, env, err := s.execute(ctx, m)
+	reply, env, subject, err := s.execute(ctx, m)
 	if err != nil {
 		reply = bus.Reply{Status: statusOf(err)}
 		if !dryRun(m) { // a dry run changes nothing, a refused one included
 			s.reject(ctx, kindName, verb, m.Data, env, reply.Status)
 		}
 	}
-	s.opt.Metrics.observe(kindName, verb, reply, time.Since(start))
-	if len(reply.Object) > 0 { // the object as the command left it, unstamped
+	took := time.Since(start)
+	// The object as the command left it (unstamped), which the cache keeps
+	// once the answer is out: nothing on this object is decided before
+	// then (its lane is busy until this returns), and the sender need not
+	// wait for it.
+	var appended aggregates.State
+	if err == nil && !dryRun(m) && reply.Event != "" && !reply.Unchanged {
+		appended = aggregates.State{Raw: reply.Object, Seq: reply.Seq}
+	}
+	if len(reply.Object) > 0 {
 		if dryRun(m) || m.Header.Get(bus.WantObjectHeader) == "true" {
 			reply.Object = s.present(kindName, reply.Object, reply.Seq)
 		} else {
@@ -193,26 +201,30 @@ func (s *Service) handle(ctx context.Context, m *nats.Msg) {
 	if m.Reply != "" {
 		_ = m.Respond(reply.Marshal())
 	}
+	if appended.Seq > 0 {
+		s.rememberAppended(subject, appended)
+	}
+	s.opt.Metrics.observe(kindName, verb, reply, took)
 }
 
 // execute runs one command: decode, check, decide, append.
-func (s *Service) execute(ctx context.Context, m *nats.Msg) (bus.Reply, bus.Envelope, error) {
+func (s *Service) execute(ctx context.Context, m *nats.Msg) (bus.Reply, bus.Envelope, string, error) {
 	cmd, env, k, err := s.decode(m)
 	if err != nil {
-		return bus.Reply{}, env, err
+		return bus.Reply{}, env, "", err
 	}
 	if err := s.checkNamespace(ctx, k, cmd); err != nil {
-		return bus.Reply{}, env, err
+		return bus.Reply{}, env, "", err
 	}
 	subject := bus.EventSubject(k.Token, cmd.Namespace, cmd.Name)
 	if dryRun(m) {
 		reply, err := s.dryRun(ctx, k, subject, cmd)
-		return reply, env, err
+		return reply, env, subject, err
 	}
 	if s.mayAssumeNew(k, subject, cmd) {
 		reply, err := s.decideAndAppend(ctx, k, subject, aggregates.State{}, cmd, env)
 		if !errors.Is(err, bus.ErrConflict) {
-			return reply, env, err
+			return reply, env, subject, err
 		}
 		// The subject has events: the object exists, or existed. Read it
 		// and decide again, as for any other command.
@@ -221,10 +233,10 @@ func (s *Service) execute(ctx context.Context, m *nats.Msg) (bus.Reply, bus.Enve
 		reply, err := s.attempt(ctx, k, subject, cmd, env)
 		if errors.Is(err, bus.ErrConflict) && (cmd.ResourceVersion != "" || attempt >= s.opt.Retries) {
 			s.forget(subject)
-			return reply, env, apierrors.NewConflict(k.GroupResource(), cmd.Name, fmt.Errorf("the object has been modified; please apply your changes to the latest version and try again"))
+			return reply, env, subject, apierrors.NewConflict(k.GroupResource(), cmd.Name, fmt.Errorf("the object has been modified; please apply your changes to the latest version and try again"))
 		}
 		if !errors.Is(err, bus.ErrConflict) {
-			return reply, env, err
+			return reply, env, subject, err
 		}
 		s.opt.Metrics.Retries.Inc()
 		s.forget(subject)
@@ -349,7 +361,12 @@ func (s *Service) appendDecision(ctx context.Context, k *aggregates.Kind, subjec
 		s.releaseCharges(ctx, charges, cmdEnv)
 		return bus.Reply{}, err
 	}
-	s.remember(subject, aggregates.State{Raw: next, Seq: seq}) // unstamped: present() stamps
+	// handle remembers the object (next, unstamped) once it has answered;
+	// now already where what follows here reads it (a new quota's usage)
+	// or reads around it (a Service's reservations).
+	if k.Token == "resourcequota" || k.Token == "service" {
+		s.remember(subject, aggregates.State{Raw: next, Seq: seq})
+	}
 	s.policies.note(k.Token, cmd.Namespace, cmd.Name, d.Event.Verb)
 	s.releaseQuotas(ctx, k, cmd, state, d, cmdEnv)
 	if k.Token == "resourcequota" && d.Event.Verb == aggregates.Created {

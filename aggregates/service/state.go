@@ -199,6 +199,17 @@ func (s *Service) remember(subject string, st aggregates.State) {
 	s.mu.Unlock()
 }
 
+// rememberAppended keeps the state a command appended, unless the cache
+// already holds a later one: what the command appended to the same subject
+// after it (a new quota's usage).
+func (s *Service) rememberAppended(subject string, st aggregates.State) {
+	s.mu.Lock()
+	if cur, ok := s.cache.get(subject); !ok || cur.Seq < st.Seq {
+		s.cache.put(subject, st)
+	}
+	s.mu.Unlock()
+}
+
 func (s *Service) forget(subject string) {
 	s.mu.Lock()
 	s.cache.delete(subject)
