@@ -109,24 +109,7 @@ func TestReplyObjectOnlyWhenAsked(t *testing.T) {
 // name can be created again.
 func TestCreateOfANewObjectReadsNothing(t *testing.T) {
 	p := startAllocPlane(t, service.AllocConfig{})
-	reads, err := p.conn.NC.SubscribeSync(bus.DirectGets)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := p.conn.NC.Flush(); err != nil {
-		t.Fatal(err)
-	}
-	count := func() int {
-		t.Helper()
-		if err := p.conn.NC.Flush(); err != nil {
-			t.Fatal(err)
-		}
-		n, _, _ := reads.Pending()
-		for range n {
-			_, _ = reads.NextMsg(time.Second)
-		}
-		return n
-	}
+	count := countReads(t, p)
 	cm := func(name string) aggregates.Command {
 		return aggregates.Command{Namespace: "default", Name: name, Object: []byte(`{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"` + name + `"},"data":{"a":"b"}}`)}
 	}
@@ -148,7 +131,7 @@ func TestCreateOfANewObjectReadsNothing(t *testing.T) {
 	// only the append's expectation stands between it and an overwrite.
 	p.restartService(t)
 	head := p.head(t)
-	_, err = p.do("configmap", "create", cm("fresh"))
+	_, err := p.do("configmap", "create", cm("fresh"))
 	if !apierrors.IsAlreadyExists(err) {
 		t.Errorf("create of an existing object: %v, want AlreadyExists", err)
 	}
@@ -232,21 +215,7 @@ func TestCreateOfAnExistingObjectChargesNothing(t *testing.T) {
 // reading the stream.
 func TestCommandsAfterAnAnswerReadNothing(t *testing.T) {
 	p := startAllocPlane(t, service.AllocConfig{})
-	reads, err := p.conn.NC.SubscribeSync(bus.DirectGets)
-	if err != nil {
-		t.Fatal(err)
-	}
-	count := func() int {
-		t.Helper()
-		if err := p.conn.NC.Flush(); err != nil {
-			t.Fatal(err)
-		}
-		n, _, _ := reads.Pending()
-		for range n {
-			_, _ = reads.NextMsg(time.Second)
-		}
-		return n
-	}
+	count := countReads(t, p)
 	cm := aggregates.Command{Namespace: "default", Name: "c", Object: []byte(`{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"c"},"data":{"a":"b"}}`)}
 	ctx := context.Background()
 	if _, err := p.client.Do(ctx, "configmap", "create", cm, bus.CommandMeta{}); err != nil {
@@ -266,4 +235,29 @@ func TestCommandsAfterAnAnswerReadNothing(t *testing.T) {
 		t.Errorf("five labels after the create read the stream %d times, want none", n)
 	}
 
+}
+
+// countReads watches the stream's direct gets (how the service reads an
+// object's events); the function it returns counts those since its last
+// call.
+func countReads(t *testing.T, p *allocPlane) func() int {
+	t.Helper()
+	reads, err := p.conn.NC.SubscribeSync(bus.DirectGets)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.conn.NC.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	return func() int {
+		t.Helper()
+		if err := p.conn.NC.Flush(); err != nil {
+			t.Fatal(err)
+		}
+		n, _, _ := reads.Pending()
+		for range n {
+			_, _ = reads.NextMsg(time.Second)
+		}
+		return n
+	}
 }
