@@ -76,8 +76,7 @@ func Snapshot(view ClusterView, cfg Config) *Cache {
 // SetNode adds a node or replaces its object, keeping its pods.
 func (c *Cache) SetNode(node *corev1.Node) {
 	if ni, ok := c.byName[node.Name]; ok {
-		ni.node = node
-		ni.allocatable = nodeAllocatable(node)
+		ni.setNode(node)
 		return
 	}
 	ni := newNodeInfo(node)

@@ -34,7 +34,7 @@ func filter(ps *podState, ni *nodeInfo, reasons []string) []string {
 // unschedulableFilter: a cordoned node takes only pods tolerating
 // node.kubernetes.io/unschedulable:NoSchedule.
 func unschedulableFilter(ps *podState, ni *nodeInfo) string {
-	if !ni.node.Spec.Unschedulable {
+	if !ni.unschedulable {
 		return ""
 	}
 	cordon := corev1.Taint{Key: corev1.TaintNodeUnschedulable, Effect: corev1.TaintEffectNoSchedule}
@@ -45,7 +45,7 @@ func unschedulableFilter(ps *podState, ni *nodeInfo) string {
 }
 
 func nodeNameFilter(ps *podState, ni *nodeInfo) string {
-	if ps.pod.Spec.NodeName != "" && ps.pod.Spec.NodeName != ni.node.Name {
+	if ps.pod.Spec.NodeName != "" && ps.pod.Spec.NodeName != ni.name {
 		return reasonNodeName
 	}
 	return ""
@@ -55,7 +55,7 @@ func nodeNameFilter(ps *podState, ni *nodeInfo) string {
 // node lifecycle controller would put on it (not-ready when Ready=False or
 // missing, unreachable when Unknown), so tolerating pods still fit.
 func readyFilter(ps *podState, ni *nodeInfo) string {
-	taint := conditionTaint(ni.node)
+	taint := ni.readyTaint
 	if taint == nil || toleratedBy(taint, ps.pod.Spec.Tolerations) {
 		return ""
 	}
@@ -80,7 +80,7 @@ func conditionTaint(node *corev1.Node) *corev1.Taint {
 }
 
 func taintFilter(ps *podState, ni *nodeInfo) string {
-	if t := firstUntoleratedTaint(ni.node.Spec.Taints, ps.pod.Spec.Tolerations); t != nil {
+	if t := firstUntoleratedTaint(ni.taints, ps.pod.Spec.Tolerations); t != nil {
 		return untoleratedTaintReason(t)
 	}
 	return ""

@@ -151,3 +151,29 @@ func TestNoNodes(t *testing.T) {
 		t.Fatalf("got %v", err)
 	}
 }
+
+// TestCacheFollowsNodeReadiness: the cache keeps what it filters on per
+// version of a node, so a node that turns NotReady stops taking pods (but
+// a tolerating one) and takes them again once Ready.
+func TestCacheFollowsNodeReadiness(t *testing.T) {
+	c := NewCache(Config{Seed: 1})
+	c.SetNode(makeNode("a", "4", "4Gi"))
+	expect := func(pod *corev1.Pod, want string) {
+		t.Helper()
+		d, err := c.Schedule(pod)
+		switch {
+		case want == "" && err == nil:
+			t.Errorf("%s went to %s, want it refused", pod.Name, d.Node)
+		case want != "" && (err != nil || d.Node != want):
+			t.Errorf("%s: %+v, %v; want it on %s", pod.Name, d, err, want)
+		}
+	}
+	expect(makePod("p1", "1", ""), "a")
+	c.SetNode(makeNode("a", "4", "4Gi", readiness(corev1.ConditionFalse)))
+	expect(makePod("p2", "1", ""), "")
+	expect(makePod("p3", "1", "", tolerating(corev1.TaintNodeNotReady, "", corev1.TaintEffectNoSchedule)), "a")
+	c.SetNode(makeNode("a", "4", "4Gi", readiness(corev1.ConditionUnknown)))
+	expect(makePod("p4", "1", "", tolerating(corev1.TaintNodeNotReady, "", corev1.TaintEffectNoSchedule)), "")
+	c.SetNode(makeNode("a", "4", "4Gi"))
+	expect(makePod("p5", "1", ""), "a")
+}

@@ -9,23 +9,34 @@ import (
 // incrementally as pods are added, assumed and removed, so a decision never
 // re-sums the pods on a node.
 type nodeInfo struct {
-	node        *corev1.Node
-	allocatable resources
-	requested   resources // sum of podRequests
-	nonZero     resources // sum of nonZeroRequests, for scoring
-	ports       hostPorts
-	owners      map[string]int // controller owner key → pods here
-	pods        map[string]*corev1.Pod
+	node *corev1.Node
+	// What every pod's filters read of the node, kept here so that
+	// filtering hundreds of nodes per pod does not reach into each Node.
+	name          string
+	unschedulable bool
+	taints        []corev1.Taint
+	readyTaint    *corev1.Taint // conditionTaint(node)
+	allocatable   resources
+	requested     resources // sum of podRequests
+	nonZero       resources // sum of nonZeroRequests, for scoring
+	ports         hostPorts
+	owners        map[string]int // controller owner key → pods here
+	pods          map[string]*corev1.Pod
 }
 
 func newNodeInfo(node *corev1.Node) *nodeInfo {
-	return &nodeInfo{
-		node:        node,
-		allocatable: nodeAllocatable(node),
-		ports:       hostPorts{},
-		owners:      map[string]int{},
-		pods:        map[string]*corev1.Pod{},
-	}
+	n := &nodeInfo{ports: hostPorts{}, owners: map[string]int{}, pods: map[string]*corev1.Pod{}}
+	n.setNode(node)
+	return n
+}
+
+// setNode takes a new version of the node, and what the filters read of
+// it that no pod changes.
+func (n *nodeInfo) setNode(node *corev1.Node) {
+	n.node = node
+	n.name, n.unschedulable, n.taints = node.Name, node.Spec.Unschedulable, node.Spec.Taints
+	n.allocatable = nodeAllocatable(node)
+	n.readyTaint = conditionTaint(node)
 }
 
 func (n *nodeInfo) addPod(key string, pod *corev1.Pod) {

@@ -30,7 +30,7 @@ func newCandidate(ps *podState, ni *nodeInfo) candidate {
 		ni:       ni,
 		fit:      weightLeastAllocated*leastAllocated(ps, ni) + weightBalanced*balanced(ps, ni),
 		affinity: preferredAffinityWeight(ps.pod, ni.node),
-		taints:   int64(countPreferNoSchedule(ni.node.Spec.Taints, ps.pod.Spec.Tolerations)),
+		taints:   int64(countPreferNoSchedule(ni.taints, ps.pod.Spec.Tolerations)),
 		spread:   spreadRaw(ps.soft, ni.node),
 		owner:    int64(ni.owners[ps.owner]),
 		interPod: ps.inter.scoreRaw(ni.node),
