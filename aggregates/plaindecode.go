@@ -3,8 +3,10 @@ package aggregates
 import (
 	"bytes"
 	"unicode/utf8"
+	"unsafe"
 
 	jsoniter "github.com/json-iterator/go"
+	"github.com/modern-go/reflect2"
 
 	"github.com/gantry-sh/gantry/schemas/jsonscan"
 )
@@ -14,7 +16,46 @@ import (
 // with codecs it builds once per type instead of reflecting on every
 // field of every manifest. Kubernetes decoded its API objects with it
 // for years.
-var manifests = jsoniter.Config{CaseSensitive: true, DisallowUnknownFields: true}.Froze()
+var manifests = withStringMaps(jsoniter.Config{CaseSensitive: true, DisallowUnknownFields: true}.Froze())
+
+// withStringMaps gives api a decoder of map[string]string, the maps of
+// labels, annotations, selectors and ConfigMap data, that assigns to the
+// map directly: jsoniter's own goes through reflection for every entry.
+// It must be called before api decodes anything.
+func withStringMaps(api jsoniter.API) jsoniter.API {
+	api.RegisterExtension(&stringMaps{})
+	return api
+}
+
+type stringMaps struct{ jsoniter.DummyExtension }
+
+var stringMapType = reflect2.TypeOf(map[string]string(nil))
+
+func (*stringMaps) CreateDecoder(typ reflect2.Type) jsoniter.ValDecoder {
+	if typ == stringMapType {
+		return stringMapDecoder{}
+	}
+	return nil
+}
+
+// stringMapDecoder decodes as encoding/json does: null leaves the map
+// nil, an entry's null its empty string; anything else is an error.
+type stringMapDecoder struct{}
+
+func (stringMapDecoder) Decode(ptr unsafe.Pointer, iter *jsoniter.Iterator) {
+	m := (*map[string]string)(ptr)
+	if iter.ReadNil() {
+		*m = nil
+		return
+	}
+	if *m == nil {
+		*m = map[string]string{}
+	}
+	iter.ReadMapCB(func(it *jsoniter.Iterator, key string) bool {
+		(*m)[key] = it.ReadString()
+		return it.Error == nil
+	})
+}
 
 // decodePlain decodes a plain manifest (plainJSON) into obj, and reports
 // false, leaving obj to be thrown away, for anything else and for any

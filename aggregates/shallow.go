@@ -97,7 +97,7 @@ func setPath(doc []byte, path []string, value json.RawMessage) ([]byte, error) {
 // objects Apply made): jsoniter in encoding/json's dialect, several times
 // faster at splitting an object into raw members, which every fold of a
 // scale, label or status event does.
-var stored = jsoniter.ConfigCompatibleWithStandardLibrary
+var stored = withStringMaps(jsoniter.Config{EscapeHTML: true, SortMapKeys: true, ValidateJsonRawMessage: true}.Froze())
 
 // Unmarshal decodes what Gantry itself wrote — stored objects, event
 // data, projected values — into v as encoding/json would
