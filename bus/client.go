@@ -70,7 +70,7 @@ func (c *Client) Do(ctx context.Context, kind, verb string, data any, meta Comma
 		Data: body,
 	}
 	if k, ok := data.(interface{ ObjectKey() string }); ok {
-		env.Subject = k.ObjectKey() // what the command service routes on
+		env.Subject = k.ObjectKey() // what the command is about, as an event's subject says
 	}
 	raw, err := env.marshal(true) // marshalData wrote valid JSON
 	if err != nil {

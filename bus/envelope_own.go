@@ -188,21 +188,3 @@ func plainString(v []byte) bool {
 	_, plain, ok := jsonscan.String(v, 0)
 	return ok && plain
 }
-
-// CloudEventSubject is the subject attribute of a structured CloudEvent,
-// read cheaply: the members up to it and no further (Marshal writes it
-// fifth, the data last). "" when it has none, or one that is not a plain
-// string. The command service routes a command on it.
-func CloudEventSubject(b []byte) string {
-	var subject string
-	jsonscan.Object(b, func(key []byte, plain bool, v []byte) bool {
-		if !plain || string(key) != "subject" {
-			return true
-		}
-		if end, plainValue, ok := jsonscan.String(v, 0); ok && plainValue && end == len(v) {
-			subject = string(v[1 : len(v)-1])
-		}
-		return false
-	})
-	return subject
-}

@@ -188,12 +188,6 @@ func plain(c byte) bool {
 	return c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-'
 }
 
-// ObjectHeader names the object a command is for ("<namespace>/<name>"),
-// so the command service can route it without parsing the body. The
-// CloudEvent's subject does the same without a header (bus.Client sets
-// it); without either the service reads the name from the data.
-const ObjectHeader = "Gantry-Object"
-
 // DryRunHeader set to "true" on a command asks the command service to
 // decide it and answer with the object it would make, appending nothing
 // (kubectl's --dry-run=server).

@@ -25,6 +25,9 @@ type allocPlane struct {
 	store  *bus.Store
 	alloc  service.AllocConfig
 	stop   func() // stops the running command service
+	// afterAnswer, when set, runs between each answer and what the service
+	// does after it (service.SetAfterAnswer).
+	afterAnswer func()
 }
 
 func startAllocPlane(t *testing.T, alloc service.AllocConfig) *allocPlane {
@@ -96,6 +99,9 @@ func (p *allocPlane) startService(t *testing.T) {
 	if err != nil {
 		cancel()
 		t.Fatal(err)
+	}
+	if p.afterAnswer != nil {
+		service.SetAfterAnswer(svc, p.afterAnswer)
 	}
 	done := make(chan struct{})
 	go func() { _ = svc.Run(ctx); close(done) }()

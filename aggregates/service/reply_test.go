@@ -261,3 +261,40 @@ func countReads(t *testing.T, p *allocPlane) func() int {
 		return n
 	}
 }
+
+// TestNextCommandSeesWhatOthersRead: a command sent as soon as an answer
+// is in is decided on what that answer reports, also where it reads
+// another object's state: the namespace it is created in, the namespace's
+// LimitRange. The service caches those kinds before it answers; the test
+// holds every lane for a while after each answer, where the cache of
+// other kinds is written.
+func TestNextCommandSeesWhatOthersRead(t *testing.T) {
+	p := startAllocPlane(t, service.AllocConfig{})
+	p.afterAnswer = func() { time.Sleep(50 * time.Millisecond) }
+	p.restartService(t)
+	for _, ns := range []string{"team-a", "team-b", "team-c", "team-d"} { // lanes are hashed: four pairs, so some are apart
+		cm := aggregates.Command{Namespace: ns, Name: "c", Object: []byte(`{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"c"}}`)}
+		if _, err := p.do("configmap", "create", cm); !apierrors.IsNotFound(err) {
+			t.Fatalf("create in missing namespace %s: %v, want NotFound", ns, err)
+		}
+		if _, err := p.do("namespace", "create", aggregates.Command{Name: ns, Object: []byte(`{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"` + ns + `"}}`)}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := p.do("configmap", "create", cm); err != nil {
+			t.Errorf("create right after namespace %s was created: %v", ns, err)
+		}
+		lr := func(max string) aggregates.Command {
+			return aggregates.Command{Namespace: ns, Name: "limits", Object: []byte(`{"apiVersion":"v1","kind":"LimitRange","metadata":{"name":"limits"},"spec":{"limits":[{"type":"Container","max":{"cpu":"` + max + `"}}]}}`)}
+		}
+		if _, err := p.do("limitrange", "apply", lr("1")); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := p.do("limitrange", "apply", lr("500m")); err != nil {
+			t.Fatal(err)
+		}
+		pod := aggregates.Command{Namespace: ns, Name: "p", Object: []byte(`{"apiVersion":"v1","kind":"Pod","metadata":{"name":"p"},"spec":{"containers":[{"name":"c","image":"busybox:1","resources":{"requests":{"cpu":"800m"},"limits":{"cpu":"800m"}}}]}}`)}
+		if _, err := p.do("pod", "create", pod); err == nil {
+			t.Errorf("a pod over the LimitRange just lowered to 500m in %s was admitted", ns)
+		}
+	}
+}

@@ -15,10 +15,12 @@ import (
 	"github.com/google/uuid"
 	"github.com/nats-io/nats.go"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/gantry-sh/gantry/aggregates"
 	"github.com/gantry-sh/gantry/aggregates/seal"
 	"github.com/gantry-sh/gantry/bus"
+	"github.com/gantry-sh/gantry/schemas/jsonscan"
 )
 
 // Validator checks a command's data against its schema.
@@ -52,6 +54,8 @@ type Service struct {
 	policies *policies    // quotas and limit ranges by namespace
 	gate     sync.RWMutex // held to stop routing into lanes
 	stopped  bool
+
+	afterAnswer func() // tests: called between an answer and what follows it
 }
 
 // New makes a command service on conn.
@@ -139,19 +143,13 @@ func (s *Service) Run(ctx context.Context) error {
 }
 
 // route sends a command to the lane of its object, so commands on one
-// object are decided in order.
+// object are decided in the order they arrive.
 func (s *Service) route(m *nats.Msg) {
 	s.last.Store(time.Now().UnixNano())
+	kind := m.Subject[:max(strings.LastIndexByte(m.Subject, '.'), 0)] // the kind, not the verb
 	h := fnv.New32a()
-	h.Write([]byte(m.Subject[:max(strings.LastIndexByte(m.Subject, '.'), 0)])) // the kind, not the verb
-	key := m.Header.Get(bus.ObjectHeader)
-	if key == "" {
-		key = bus.CloudEventSubject(m.Data)
-	}
-	if key == "" {
-		key = objectKey(m.Data)
-	}
-	h.Write([]byte(key))
+	h.Write([]byte(kind))
+	h.Write([]byte(s.objectKey(kind, m)))
 	s.gate.RLock()
 	defer s.gate.RUnlock()
 	if !s.stopped {
@@ -159,22 +157,68 @@ func (s *Service) route(m *nats.Msg) {
 	}
 }
 
-// objectKey pulls namespace and name out of a command cheaply for routing;
-// a malformed body just routes anywhere and is refused there.
-func objectKey(body []byte) string {
-	var ce struct {
-		Data struct {
-			Namespace string `json:"namespace"`
-			Name      string `json:"name"`
-		} `json:"data"`
+// objectKey is "<namespace>/<name>" of the object a command names, the
+// namespace defaulted as decode defaults it, read from the command's data
+// itself (whatever else the sender says) with jsonscan up to the two
+// members (encoding/json when they are escaped). A malformed command
+// routes anywhere and is refused there.
+func (s *Service) objectKey(kind string, m *nats.Msg) string {
+	key := dataKey(m.Data)
+	if strings.HasPrefix(key, "/") {
+		if k, ok := s.opt.Kinds.Lookup(kind[strings.LastIndexByte(kind, '.')+1:]); ok && k.Namespaced {
+			key = metav1.NamespaceDefault + key
+		}
 	}
-	_ = json.Unmarshal(body, &ce)
-	return ce.Data.Namespace + "/" + ce.Data.Name
+	return key
+}
+
+// dataKey reads namespace and name out of a structured command's data.
+func dataKey(body []byte) string {
+	var ns, name string
+	plain := true
+	jsonscan.Object(body, func(key []byte, _ bool, v []byte) bool {
+		if string(key) != "data" {
+			return true
+		}
+		var gotNS, gotName bool
+		jsonscan.Object(v, func(key []byte, _ bool, v []byte) bool {
+			switch string(key) {
+			case "namespace":
+				ns, gotNS = stringValue(v)
+				plain = plain && gotNS
+			case "name":
+				name, gotName = stringValue(v)
+				plain = plain && gotName
+			}
+			return !(gotNS && gotName)
+		})
+		return false
+	})
+	if !plain {
+		var ce struct {
+			Data struct {
+				Namespace string `json:"namespace"`
+				Name      string `json:"name"`
+			} `json:"data"`
+		}
+		_ = json.Unmarshal(body, &ce)
+		return ce.Data.Namespace + "/" + ce.Data.Name
+	}
+	return ns + "/" + name
+}
+
+// stringValue is the value of a JSON string token free of escapes.
+func stringValue(v []byte) (string, bool) {
+	if end, plain, ok := jsonscan.String(v, 0); ok && plain && end == len(v) {
+		return string(v[1 : len(v)-1]), true
+	}
+	return "", false
 }
 
 func (s *Service) handle(ctx context.Context, m *nats.Msg) {
 	start := time.Now()
 	kindName, verb, _ := bus.ParseCommandSubject(m.Subject)
+	k, _ := s.opt.Kinds.Lookup(kindName)
 	reply, env, subject, err := s.execute(ctx, m)
 	if err != nil {
 		reply = bus.Reply{Status: statusOf(err)}
@@ -186,9 +230,10 @@ func (s *Service) handle(ctx context.Context, m *nats.Msg) {
 	// The object as the command left it (unstamped), which the cache keeps
 	// once the answer is out: nothing on this object is decided before
 	// then (its lane is busy until this returns), and the sender need not
-	// wait for it.
+	// wait for it. Not the kinds other objects' commands read
+	// (readElsewhere): appendDecision kept those before the answer.
 	var appended aggregates.State
-	if err == nil && !dryRun(m) && reply.Event != "" && !reply.Unchanged {
+	if err == nil && k != nil && !dryRun(m) && reply.Event != "" && !reply.Unchanged && !readElsewhere(k) {
 		appended = aggregates.State{Raw: reply.Object, Seq: reply.Seq}
 	}
 	if len(reply.Object) > 0 {
@@ -200,6 +245,9 @@ func (s *Service) handle(ctx context.Context, m *nats.Msg) {
 	}
 	if m.Reply != "" {
 		_ = m.Respond(reply.Marshal())
+	}
+	if s.afterAnswer != nil {
+		s.afterAnswer()
 	}
 	if appended.Seq > 0 {
 		s.rememberAppended(subject, appended)
@@ -361,12 +409,9 @@ func (s *Service) appendDecision(ctx context.Context, k *aggregates.Kind, subjec
 		s.releaseCharges(ctx, charges, cmdEnv)
 		return bus.Reply{}, err
 	}
-	// handle remembers the object (next, unstamped) once it has answered;
-	// now already where what follows here reads it (a new quota's usage)
-	// or reads around it (a Service's reservations).
-	if k.Token == "resourcequota" || k.Token == "service" {
+	if readElsewhere(k) {
 		s.remember(subject, aggregates.State{Raw: next, Seq: seq})
-	}
+	} // else handle remembers the object (next, unstamped) once it has answered
 	s.policies.note(k.Token, cmd.Namespace, cmd.Name, d.Event.Verb)
 	s.releaseQuotas(ctx, k, cmd, state, d, cmdEnv)
 	if k.Token == "resourcequota" && d.Event.Verb == aggregates.Created {
@@ -375,6 +420,20 @@ func (s *Service) appendDecision(ctx context.Context, k *aggregates.Kind, subjec
 		}
 	}
 	return bus.Reply{Seq: seq, Event: d.Event.Verb, Warnings: d.Warnings, Object: next}, nil
+}
+
+// readElsewhere: the kinds whose state commands on other objects read
+// from the cache, in other lanes: a namespace (checkNamespace), a
+// LimitRange (limitRanges), a ResourceQuota (charges, and a new quota's
+// usage in the same command), a Service (its reservations). The cache
+// takes a new state of one before the answer goes out, so that a command
+// sent as soon as the answer is in is decided on it.
+func readElsewhere(k *aggregates.Kind) bool {
+	switch k.Token {
+	case "namespace", "limitrange", "resourcequota", "service":
+		return true
+	}
+	return false
 }
 
 // stamp keeps the object's resourceVersion in step with its sequence.
