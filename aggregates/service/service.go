@@ -250,7 +250,7 @@ func (s *Service) handle(ctx context.Context, m *nats.Msg) {
 		s.afterAnswer()
 	}
 	if appended.Seq > 0 {
-		s.rememberAppended(subject, appended)
+		s.remember(subject, appended)
 	}
 	s.opt.Metrics.observe(kindName, verb, reply, took)
 }

@@ -193,18 +193,14 @@ func (s *Service) dropIdleCache(now time.Time) {
 	}
 }
 
+// remember keeps st as the subject's state, unless the cache holds a
+// later one: a subject's sequence only grows, and a state read or
+// appended a moment ago may reach the cache after a later one did (a new
+// quota's usage, appended in the same command after its creation; a
+// namespace read by one lane while another appended to it).
 func (s *Service) remember(subject string, st aggregates.State) {
 	s.mu.Lock()
-	s.cache.put(subject, st)
-	s.mu.Unlock()
-}
-
-// rememberAppended keeps the state a command appended, unless the cache
-// already holds a later one: what the command appended to the same subject
-// after it (a new quota's usage).
-func (s *Service) rememberAppended(subject string, st aggregates.State) {
-	s.mu.Lock()
-	if cur, ok := s.cache.get(subject); !ok || cur.Seq < st.Seq {
+	if cur, ok := s.cache.get(subject); !ok || cur.Seq <= st.Seq {
 		s.cache.put(subject, st)
 	}
 	s.mu.Unlock()

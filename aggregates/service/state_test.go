@@ -118,15 +118,15 @@ func TestStateCacheDroppedWhenIdle(t *testing.T) {
 	}
 }
 
-// TestRememberAppendedKeepsTheLater: what a command appended is kept
-// after its answer, unless the cache already holds a later state of the
-// subject (the command's own later append, as a new quota's usage).
-func TestRememberAppendedKeepsTheLater(t *testing.T) {
+// TestRememberKeepsTheLater: the cache takes a subject's state unless it
+// holds a later one (a state read or appended a moment ago that reaches it
+// after a later one did).
+func TestRememberKeepsTheLater(t *testing.T) {
 	s := &Service{cache: newStateCache()}
-	s.rememberAppended("a", aggregates.State{Raw: []byte(`{"v":1}`), Seq: 5})
+	s.remember("a", aggregates.State{Raw: []byte(`{"v":1}`), Seq: 5})
 	s.remember("b", aggregates.State{Raw: []byte(`{"v":3}`), Seq: 9})
-	s.rememberAppended("b", aggregates.State{Raw: []byte(`{"v":2}`), Seq: 8})
-	s.rememberAppended("a", aggregates.State{Raw: []byte(`{"v":4}`), Seq: 6})
+	s.remember("b", aggregates.State{Raw: []byte(`{"v":2}`), Seq: 8})
+	s.remember("a", aggregates.State{Raw: []byte(`{"v":4}`), Seq: 6})
 	for subject, want := range map[string]uint64{"a": 6, "b": 9} {
 		if st, ok := s.cache.get(subject); !ok || st.Seq != want {
 			t.Errorf("%s: %+v (%v), want seq %d", subject, st, ok, want)
