@@ -25,6 +25,8 @@ func TestRoutingKeyIsTheDecodedObject(t *testing.T) {
 		{"cluster-scoped", "namespace", `{"name":"shop"}`, "/shop"},
 		{"object first", "deployment", `{"object":{"metadata":{"name":"x","namespace":"y"}},"name":"web","namespace":"shop"}`, "shop/web"},
 		{"escaped", "deployment", `{"namespace":"sh\u006fp","name":"w\u0065b"}`, "shop/web"},
+		{"escaped key", "deployment", `{"n\u0061me":"web","namespace":"shop"}`, "shop/web"},
+		{"key in another case", "deployment", `{"Name":"web","namespace":"shop"}`, "shop/web"},
 		{"not an object", "deployment", `[1]`, "default/"},
 	} {
 		env := bus.Envelope{ID: "1", Source: "user/test", Type: bus.CommandType(tc.kind, "apply"), Time: time.Now(), Subject: "elsewhere/other",
@@ -34,7 +36,7 @@ func TestRoutingKeyIsTheDecodedObject(t *testing.T) {
 			t.Fatal(err)
 		}
 		m := &nats.Msg{Subject: bus.CommandSubject(tc.kind, "apply"), Data: body}
-		got := s.objectKey(m.Subject[:len(m.Subject)-len(".apply")], m)
+		got := s.objectKey(tc.kind, m.Data)
 		if got != tc.want {
 			t.Errorf("%s: key %q, want %q", tc.name, got, tc.want)
 		}

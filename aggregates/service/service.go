@@ -1,13 +1,13 @@
 package service
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"hash/fnv"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -146,10 +146,10 @@ func (s *Service) Run(ctx context.Context) error {
 // object are decided in the order they arrive.
 func (s *Service) route(m *nats.Msg) {
 	s.last.Store(time.Now().UnixNano())
-	kind := m.Subject[:max(strings.LastIndexByte(m.Subject, '.'), 0)] // the kind, not the verb
+	kind, _, _ := bus.ParseCommandSubject(m.Subject)
 	h := fnv.New32a()
 	h.Write([]byte(kind))
-	h.Write([]byte(s.objectKey(kind, m)))
+	h.Write([]byte(s.objectKey(kind, m.Data)))
 	s.gate.RLock()
 	defer s.gate.RUnlock()
 	if !s.stopped {
@@ -157,62 +157,43 @@ func (s *Service) route(m *nats.Msg) {
 	}
 }
 
-// objectKey is "<namespace>/<name>" of the object a command names, the
-// namespace defaulted as decode defaults it, read from the command's data
-// itself (whatever else the sender says) with jsonscan up to the two
-// members (encoding/json when they are escaped). A malformed command
+// objectKey is "<namespace>/<name>" of the object a structured command
+// names, read from its data as decode reads it, whatever else the sender
+// says: the two members with stringField, or the whole data with
+// decodeCommand when a key is written any other way (escaped, in another
+// case); the namespace defaulted as scope defaults it. A malformed command
 // routes anywhere and is refused there.
-func (s *Service) objectKey(kind string, m *nats.Msg) string {
-	key := dataKey(m.Data)
-	if strings.HasPrefix(key, "/") {
-		if k, ok := s.opt.Kinds.Lookup(kind[strings.LastIndexByte(kind, '.')+1:]); ok && k.Namespaced {
-			key = metav1.NamespaceDefault + key
-		}
-	}
-	return key
-}
-
-// dataKey reads namespace and name out of a structured command's data.
-func dataKey(body []byte) string {
-	var ns, name string
-	plain := true
+func (s *Service) objectKey(kind string, body []byte) string {
+	var data []byte
 	jsonscan.Object(body, func(key []byte, _ bool, v []byte) bool {
 		if string(key) != "data" {
 			return true
 		}
-		var gotNS, gotName bool
-		jsonscan.Object(v, func(key []byte, _ bool, v []byte) bool {
-			switch string(key) {
-			case "namespace":
-				ns, gotNS = stringValue(v)
-				plain = plain && gotNS
-			case "name":
-				name, gotName = stringValue(v)
-				plain = plain && gotName
-			}
-			return !(gotNS && gotName)
-		})
+		data = v
 		return false
 	})
-	if !plain {
-		var ce struct {
-			Data struct {
-				Namespace string `json:"namespace"`
-				Name      string `json:"name"`
-			} `json:"data"`
+	var cmd aggregates.Command
+	found, exact := 0, true
+	jsonscan.Object(data, func(key []byte, plain bool, v []byte) bool {
+		switch {
+		case plain && string(key) == "namespace":
+			exact = stringField(&cmd.Namespace, v) && exact
+			found++
+		case plain && string(key) == "name":
+			exact = stringField(&cmd.Name, v) && exact
+			found++
+		case !plain || bytes.EqualFold(key, []byte("namespace")) || bytes.EqualFold(key, []byte("name")):
+			exact = false
 		}
-		_ = json.Unmarshal(body, &ce)
-		return ce.Data.Namespace + "/" + ce.Data.Name
+		return exact && found < 2
+	})
+	if !exact {
+		cmd, _ = decodeCommand(data, true)
 	}
-	return ns + "/" + name
-}
-
-// stringValue is the value of a JSON string token free of escapes.
-func stringValue(v []byte) (string, bool) {
-	if end, plain, ok := jsonscan.String(v, 0); ok && plain && end == len(v) {
-		return string(v[1 : len(v)-1]), true
+	if k, ok := s.opt.Kinds.Lookup(kind); ok && k.Namespaced && cmd.Namespace == "" {
+		cmd.Namespace = metav1.NamespaceDefault // as scope defaults it
 	}
-	return "", false
+	return cmd.Namespace + "/" + cmd.Name
 }
 
 func (s *Service) handle(ctx context.Context, m *nats.Msg) {
