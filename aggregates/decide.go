@@ -318,16 +318,9 @@ func plainStrings(v []byte) (map[string]string, bool) {
 }
 
 func decideStatus(k *Kind, s State, c Command) (Decision, error) {
-	probe := k.New()
-	doc := mustJSON(map[string]json.RawMessage{"status": c.Status})
-	if !decodePlain(doc, probe) {
-		probe = k.New()
-		if strict, err := sigsjson.UnmarshalStrict(doc, probe); err != nil || len(strict) > 0 {
-			if err == nil {
-				err = strict[0]
-			}
-			return Decision{}, invalid(k, c.Name, field.ErrorList{field.Invalid(field.NewPath("status"), "", cleanJSONError(err))})
-		}
+	probe, err := decodeStatus(k, c)
+	if err != nil {
+		return Decision{}, err
 	}
 	status, err := statusJSON(probe)
 	if err != nil {
@@ -341,6 +334,29 @@ func decideStatus(k *Kind, s State, c Command) (Decision, error) {
 		return Decision{}, nil
 	}
 	return one(StatusChanged, StatusData{Status: status}), nil
+}
+
+// decodeStatus decodes a status command's status into a new object of k:
+// a plain status straight into its Status field, anything else through
+// {"status": …}, where the strict decoder words what it refuses (and a
+// kind without a Status field takes it as it can).
+func decodeStatus(k *Kind, c Command) (Object, error) {
+	probe := k.New()
+	if v := statusOf(probe); v.IsValid() && len(c.Status) > 0 && decodePlain(c.Status, v.Addr().Interface()) {
+		return probe, nil
+	}
+	doc := mustJSON(map[string]json.RawMessage{"status": c.Status})
+	if probe = k.New(); decodePlain(doc, probe) {
+		return probe, nil
+	}
+	probe = k.New()
+	if strict, err := sigsjson.UnmarshalStrict(doc, probe); err != nil || len(strict) > 0 {
+		if err == nil {
+			err = strict[0]
+		}
+		return nil, invalid(k, c.Name, field.ErrorList{field.Invalid(field.NewPath("status"), "", cleanJSONError(err))})
+	}
+	return probe, nil
 }
 
 // statusJSON is obj's status as json.Marshal(obj) writes it.

@@ -13,18 +13,14 @@ func validateName(k *Kind, name string, p *field.Path) field.ErrorList {
 	if name == "" {
 		return field.ErrorList{field.Required(p, "name is required")}
 	}
-	if dns1123Label(name) { // what most names are: valid under either rule, without its regular expression
+	if k.Token == "namespace" || k.Token == "service" {
+		return validateDNSLabel(name, p)
+	}
+	if dns1123Label(name) { // what most names are: a subdomain, without its regular expression
 		return nil
 	}
-	var msgs []string
-	switch k.Token {
-	case "namespace", "service":
-		msgs = validation.IsDNS1123Label(name)
-	default:
-		msgs = validation.IsDNS1123Subdomain(name)
-	}
 	var errs field.ErrorList
-	for _, m := range msgs {
+	for _, m := range validation.IsDNS1123Subdomain(name) {
 		errs = append(errs, field.Invalid(p, name, m))
 	}
 	return errs
@@ -82,6 +78,9 @@ func validatePort(port int32, p *field.Path) field.ErrorList {
 }
 
 func validateDNSLabel(v string, p *field.Path) field.ErrorList {
+	if dns1123Label(v) { // what most are, without the upstream regular expression
+		return nil
+	}
 	var errs field.ErrorList
 	for _, msg := range validation.IsDNS1123Label(v) {
 		errs = append(errs, field.Invalid(p, v, msg))

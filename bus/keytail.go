@@ -60,20 +60,16 @@ type KeyTail struct {
 // TailKeys starts following the keys of kv (a bucket on c) that match
 // filter (a KV key filter: tokens, * and a final >). Updates delivers the
 // keys' current values, then nil, then every change; it is closed when ctx
-// ends. resync (0: ten minutes) is how often the values are read again
-// regardless.
-func TailKeys(ctx context.Context, c *Conn, kv jetstream.KeyValue, filter string, resync time.Duration) (*KeyTail, error) {
-	return tailKeys(ctx, c, kv, filter, resync, 5*time.Second)
+// ends. The values are read again every ten minutes regardless.
+func TailKeys(ctx context.Context, c *Conn, kv jetstream.KeyValue, filter string) (*KeyTail, error) {
+	return tailKeys(ctx, c, kv, filter, 10*time.Minute, 5*time.Second)
 }
 
-// tailKeys is TailKeys, looking for reconnects and drops every check.
+// tailKeys is TailKeys, reading the values again every resync and looking
+// for reconnects and drops every check.
 func tailKeys(ctx context.Context, c *Conn, kv jetstream.KeyValue, filter string, resync, check time.Duration) (*KeyTail, error) {
-	bucket := kv.Bucket()
-	if resync <= 0 {
-		resync = 10 * time.Minute
-	}
 	t := &KeyTail{
-		conn: c, kv: kv, filter: filter, prefix: "$KV." + bucket + ".", resync: resync, check: min(check, resync),
+		conn: c, kv: kv, filter: filter, prefix: kvSubject(kv.Bucket(), ""), resync: resync, check: min(check, resync),
 		updates: make(chan *KeyUpdate, 64), arrived: make(chan struct{}, 1), seed: maphash.MakeSeed(), known: map[string]uint64{},
 	}
 	// Subscribed, and the server told, before the first read: whatever is
@@ -90,7 +86,7 @@ func tailKeys(ctx context.Context, c *Conn, kv jetstream.KeyValue, filter string
 		if t.sub != nil {
 			_ = t.sub.Unsubscribe()
 		}
-		return nil, fmt.Errorf("bus: tail %s %s: %w", bucket, filter, err)
+		return nil, fmt.Errorf("bus: tail %s %s: %w", kv.Bucket(), filter, err)
 	}
 	go t.run(ctx)
 	return t, nil
@@ -137,11 +133,7 @@ func (t *KeyTail) run(ctx context.Context) {
 			return
 		case <-t.arrived:
 			for _, m := range t.take() {
-				key, u := t.update(m)
-				if !t.record(key, u) {
-					continue
-				}
-				if !t.send(ctx, u) {
+				if u := t.update(m); t.record(u) && !t.send(ctx, u) {
 					return
 				}
 			}
@@ -192,10 +184,10 @@ func (t *KeyTail) sync(ctx context.Context) bool {
 	// What arrived while reading is as new as what was read, or newer:
 	// the last message for each key decides.
 	for _, m := range t.take() {
-		if key, u := t.update(m); u.Deleted {
-			delete(current, key)
+		if u := t.update(m); u.Deleted {
+			delete(current, u.Key)
 		} else {
-			current[key] = u.Value
+			current[u.Key] = u.Value
 		}
 	}
 	var changes []*KeyUpdate
@@ -208,7 +200,7 @@ func (t *KeyTail) sync(ctx context.Context) bool {
 		changes = append(changes, &KeyUpdate{Key: key, Value: v})
 	}
 	for _, u := range changes {
-		if t.record(u.Key, u) && !t.send(ctx, u) {
+		if t.record(u) && !t.send(ctx, u) {
 			return false
 		}
 	}
@@ -216,26 +208,26 @@ func (t *KeyTail) sync(ctx context.Context) bool {
 }
 
 // update reads a message published to one of the keys' subjects.
-func (t *KeyTail) update(m *nats.Msg) (string, *KeyUpdate) {
+func (t *KeyTail) update(m *nats.Msg) *KeyUpdate {
 	key := strings.TrimPrefix(m.Subject, t.prefix)
 	switch m.Header.Get(kvOperation) {
 	case "DEL", "PURGE":
-		return key, &KeyUpdate{Key: key, Deleted: true}
+		return &KeyUpdate{Key: key, Deleted: true}
 	}
-	return key, &KeyUpdate{Key: key, Value: m.Data}
+	return &KeyUpdate{Key: key, Value: m.Data}
 }
 
 // record notes u as sent and reports whether it changes what was sent
 // before: a delete of a key not present, or the value a key has, does
 // not.
-func (t *KeyTail) record(key string, u *KeyUpdate) bool {
-	old, had := t.known[key]
+func (t *KeyTail) record(u *KeyUpdate) bool {
+	old, had := t.known[u.Key]
 	if u.Deleted {
-		delete(t.known, key)
+		delete(t.known, u.Key)
 		return had
 	}
 	h := maphash.Bytes(t.seed, u.Value)
-	t.known[key] = h
+	t.known[u.Key] = h
 	return !had || old != h
 }
 
@@ -261,4 +253,8 @@ func (t *KeyTail) droppedCount() int {
 	return n
 }
 
+// kvOperation is the header that marks a KV delete or purge.
 const kvOperation = "KV-Operation"
+
+// kvSubject is the subject a KV bucket's key is written on.
+func kvSubject(bucket, key string) string { return "$KV." + bucket + "." + key }

@@ -61,7 +61,7 @@ func TestTailKeysFollowsWrites(t *testing.T) {
 	if err := kv.Delete(ctx, "n1.b"); err != nil {
 		t.Fatal(err)
 	}
-	tail, err := TailKeys(ctx, c, kv, "n1.>", 0)
+	tail, err := TailKeys(ctx, c, kv, "n1.>")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -108,7 +108,7 @@ func TestTailKeysNeverGoesBack(t *testing.T) {
 		}()
 		<-midway
 		tctx, stop := context.WithCancel(ctx)
-		tail, err := TailKeys(tctx, c, kv, key, 0)
+		tail, err := TailKeys(tctx, c, kv, key)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -137,7 +137,7 @@ func (w *KVWriter) write(ctx context.Context, bucket, key string, value []byte, 
 	if !validKVKey(key) {
 		return 0, fmt.Errorf("bus: kv key %q: %w", key, jetstream.ErrInvalidKey)
 	}
-	subject := "$KV." + bucket + "." + key
+	subject := kvSubject(bucket, key)
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	for {
@@ -295,7 +295,7 @@ func (w *KVWriter) pump() {
 		w.inFlight[op.subject] = op
 		msg := &nats.Msg{Subject: op.subject, Data: op.value}
 		if op.del {
-			msg.Header = nats.Header{"KV-Operation": []string{"DEL"}}
+			msg.Header = nats.Header{kvOperation: []string{"DEL"}}
 		}
 		w.sent[msg] = op // before publishing: the ack may come first
 		w.published++

@@ -34,7 +34,6 @@ const (
 
 // Store appends events to and reads them from GANTRY_EVENTS.
 type Store struct {
-	nc     *nats.Conn
 	js     jetstream.JetStream
 	stream jetstream.Stream
 }
@@ -45,7 +44,7 @@ func NewStore(ctx context.Context, c *Conn) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("bus: stream %s: %w", EventsStream, err)
 	}
-	return &Store{nc: c.NC, js: c.JS, stream: s}, nil
+	return &Store{js: c.JS, stream: s}, nil
 }
 
 // Append publishes one event on subject if the subject's last sequence is
@@ -93,9 +92,9 @@ const publishTimeout = 5 * time.Second
 func (s *Store) publish(ctx context.Context, m *nats.Msg) (uint64, error) {
 	request := func() (*nats.Msg, error) {
 		if _, ok := ctx.Deadline(); ok {
-			return s.nc.RequestMsgWithContext(ctx, m)
+			return s.js.Conn().RequestMsgWithContext(ctx, m)
 		}
-		return s.nc.RequestMsg(m, publishTimeout)
+		return s.js.Conn().RequestMsg(m, publishTimeout)
 	}
 	resp, err := request()
 	for retry := 0; errors.Is(err, nats.ErrNoResponders) && retry < 2; retry++ {

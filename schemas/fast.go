@@ -295,7 +295,7 @@ func (fc *fastCompiler) fill(c *check, path, pointer string, s any) {
 		c.unsupported = true
 		return
 	}
-	sub := func(name string, v any) *check { return fc.compile(path, pointer+"/"+name) }
+	sub := func(name string) *check { return fc.compile(path, pointer+"/"+name) }
 	for k, v := range m {
 		switch k {
 		case "$id", "$schema", "title", "description", "format", "contentEncoding", "$defs":
@@ -316,10 +316,10 @@ func (fc *fastCompiler) fill(c *check, path, pointer string, s any) {
 			if b, isBool := v.(bool); isBool {
 				c.noAddl = !b
 			} else {
-				c.addl = sub(k, v)
+				c.addl = sub(k)
 			}
 		case "items":
-			c.items = sub(k, v)
+			c.items = sub(k)
 		case "required":
 			list, isList := v.([]any)
 			ok = isList

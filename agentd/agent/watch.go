@@ -8,7 +8,6 @@ import (
 
 	"github.com/gantry-sh/gantry/aggregates"
 	"github.com/gantry-sh/gantry/bus"
-	"github.com/gantry-sh/gantry/projections"
 )
 
 // watchPods follows this node's keys in NodePodsBucket (never the whole
@@ -20,7 +19,7 @@ func (a *Agent) watchPods(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("agent: bucket %s: %w", bus.NodePodsBucket, err)
 	}
-	w, err := bus.TailKeys(ctx, a.conn, kv, bus.NodePodFilter(a.cfg.NodeName), 0)
+	w, err := bus.TailKeys(ctx, a.conn, kv, bus.NodePodFilter(a.cfg.NodeName))
 	if err != nil {
 		return fmt.Errorf("agent: watch pods: %w", err)
 	}
@@ -54,16 +53,14 @@ func (a *Agent) dispatch(ctx context.Context, e *bus.KeyUpdate) {
 		}
 		return
 	}
-	var sv projections.StateValue
-	pod := &corev1.Pod{}
-	if err := aggregates.Unmarshal(e.Value, &sv); err != nil {
-		a.cfg.Log.Warn("agent: bad node-pods value", "key", key, "err", err)
-		return
+	var sv struct { // a projections.StateValue, its object decoded in the same pass
+		Object *corev1.Pod `json:"object"`
 	}
-	if err := aggregates.Unmarshal(sv.Object, pod); err != nil || pod.UID == "" {
+	if err := aggregates.Unmarshal(e.Value, &sv); err != nil || sv.Object == nil || sv.Object.UID == "" {
 		a.cfg.Log.Warn("agent: bad pod in node-pods", "key", key, "err", err)
 		return
 	}
+	pod := sv.Object
 	uid := string(pod.UID)
 	if old, ok := a.byKey[key]; ok && old != uid { // same name, new pod
 		a.gone(old)

@@ -119,7 +119,7 @@ func (n *Node) renew(ctx context.Context) error {
 
 // start runs the lease loop and the pod watch until Stop.
 func (n *Node) start() error {
-	w, err := bus.TailKeys(n.ctx, n.fleet.conn, n.fleet.pods, bus.NodePodFilter(n.name), 0)
+	w, err := bus.TailKeys(n.ctx, n.fleet.conn, n.fleet.pods, bus.NodePodFilter(n.name))
 	if err != nil {
 		n.cancel()
 		close(n.done)

@@ -219,7 +219,7 @@ func (s *Service) handle(ctx context.Context, m *nats.Msg) {
 	}
 	if len(reply.Object) > 0 {
 		if dryRun(m) || m.Header.Get(bus.WantObjectHeader) == "true" {
-			reply.Object = s.present(kindName, reply.Object, reply.Seq)
+			reply.Object = present(k, reply.Object, reply.Seq)
 		} else {
 			reply.Object = nil
 		}
@@ -458,11 +458,11 @@ func (s *Service) envelope(k *aggregates.Kind, cmd aggregates.Command, cmdEnv bu
 // object, with no version yet); Secret data never leaves. Replies carry
 // the object unstamped until then, so an answer that leaves it out
 // (without bus.WantObjectHeader) costs nothing for it.
-func (s *Service) present(kindName string, raw json.RawMessage, seq uint64) json.RawMessage {
+func present(k *aggregates.Kind, raw json.RawMessage, seq uint64) json.RawMessage {
 	if seq > 0 {
 		raw = stamp(raw, seq)
 	}
-	if k, ok := s.opt.Kinds.Lookup(kindName); !ok || k.Sealed {
+	if k == nil || k.Sealed {
 		return seal.Redact(raw)
 	}
 	return raw
