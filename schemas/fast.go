@@ -66,66 +66,91 @@ var typeNames = map[string]jsonTypes{
 }
 
 // check is the fast verdict on doc, which may have white space around it.
+// It reads doc once, checking it is JSON as it judges it; a document that
+// is not (or nests deeper than jsonscan.MaxDepth) is unsure.
 func (c *check) check(doc []byte) verdict {
-	if !jsonscan.Valid(doc) {
+	end, r, ok := c.value(doc, jsonscan.Space(doc, 0), 0)
+	if !ok || jsonscan.Space(doc, end) != len(doc) {
 		return unsure
 	}
-	return c.value(bytes.Trim(doc, " \t\r\n"))
+	return r
 }
 
-// value judges one valid JSON value, without white space around it.
-func (c *check) value(v []byte) verdict {
+// value judges the JSON value at b[i], at depth, and returns where it
+// ends; ok false: b holds no valid value there. A nil check takes any.
+func (c *check) value(b []byte, i, depth int) (end int, r verdict, ok bool) {
 	switch {
+	case c == nil:
+		end, ok = jsonscan.ValueAt(b, i, depth)
+		return end, valid, ok
 	case c.unsupported:
-		return unsure
+		end, ok = jsonscan.ValueAt(b, i, depth)
+		return end, unsure, ok
 	case c.never:
-		return invalid
+		end, ok = jsonscan.ValueAt(b, i, depth)
+		return end, invalid, ok
+	case c.ref != nil && c.onlyRef():
+		return c.ref.value(b, i, depth)
+	case i >= len(b) || depth > jsonscan.MaxDepth:
+		return 0, unsure, false
 	}
-	r := valid
+	r = valid
 	if c.ref != nil {
-		if r = c.ref.value(v); r == invalid {
-			return invalid
+		if _, r, ok = c.ref.value(b, i, depth); !ok {
+			return 0, unsure, false
 		}
 	}
-	switch v[0] {
+	var own verdict
+	switch b[i] {
 	case '{':
-		r = max(r, c.is(typeObject))
-		if r != invalid && (c.props != nil || c.noAddl || c.addl != nil || c.required != nil) {
-			r = max(r, c.object(v))
-		}
+		end, own, ok = c.object(b, i, depth)
+		r = max(r, c.is(typeObject), own)
 	case '[':
-		r = max(r, c.is(typeArray))
-		if r != invalid && c.items != nil {
-			jsonscan.Array(v, func(elem []byte) bool {
-				r = max(r, c.items.value(elem))
-				return r != invalid
-			})
-		}
+		end, own, ok = c.array(b, i, depth)
+		r = max(r, c.is(typeArray), own)
 	case '"':
-		r = max(r, c.is(typeString), c.stringLength(v))
-	case 't', 'f':
+		if end, _, ok = jsonscan.String(b, i); ok {
+			r = max(r, c.is(typeString), c.stringLength(b[i:end]))
+		}
+	case 't':
+		end, ok = jsonscan.Literal(b, i, "true")
+		r = max(r, c.is(typeBoolean))
+	case 'f':
+		end, ok = jsonscan.Literal(b, i, "false")
 		r = max(r, c.is(typeBoolean))
 	case 'n':
+		end, ok = jsonscan.Literal(b, i, "null")
 		r = max(r, c.is(typeNull))
 	default:
-		r = max(r, c.number(v))
+		if end, ok = jsonscan.Number(b, i); ok {
+			r = max(r, c.number(b[i:end]))
+		}
+	}
+	if !ok {
+		return 0, unsure, false
 	}
 	if r == invalid || len(c.oneOf) == 0 {
-		return r
+		return end, r, true
 	}
 	matched := 0
 	for _, o := range c.oneOf {
-		switch o.value(v) {
+		switch _, or, _ := o.value(b, i, depth); or {
 		case unsure:
-			return unsure
+			return end, unsure, true
 		case valid:
 			matched++
 		}
 	}
 	if matched != 1 {
-		return invalid
+		return end, invalid, true
 	}
-	return r
+	return end, r, true
+}
+
+// onlyRef: the schema is a $ref and nothing else the fast path checks.
+func (c *check) onlyRef() bool {
+	return c.types == 0 && c.props == nil && !c.noAddl && c.addl == nil && c.required == nil && c.items == nil &&
+		c.minLength == 0 && !c.hasMinimum && len(c.oneOf) == 0
 }
 
 func (c *check) is(t jsonTypes) verdict {
@@ -179,45 +204,98 @@ func (c *check) stringLength(v []byte) verdict {
 	return unsure
 }
 
-// object checks the members against properties, additionalProperties and
-// required. A key with escapes, or one given twice, makes it unsure: the
-// decoded object keeps the last of the keys that decode alike, which may
-// replace a member judged before.
-func (c *check) object(v []byte) verdict {
+// object checks the object at b[i] against properties,
+// additionalProperties and required, and returns where it ends. A key
+// with escapes, or one given twice, makes it unsure: the decoded object
+// keeps the last of the keys that decode alike, which may replace a member
+// judged before.
+func (c *check) object(b []byte, i, depth int) (end int, r verdict, ok bool) {
 	r, odd := valid, false
+	constrained := c.props != nil || c.noAddl || c.addl != nil || c.required != nil
 	var buf [32][]byte
 	keys := buf[:0]
-	jsonscan.Object(v, func(key []byte, plain bool, val []byte) bool {
-		if !plain || len(keys) == cap(buf) || slices.ContainsFunc(keys, func(k []byte) bool { return bytes.Equal(k, key) }) {
-			odd = true
-			return false
+	j := jsonscan.Space(b, i+1)
+	if j < len(b) && b[j] == '}' {
+		end = j + 1
+	} else {
+		for {
+			if j >= len(b) || b[j] != '"' {
+				return 0, unsure, false
+			}
+			kend, plain, ok := jsonscan.String(b, j)
+			if !ok {
+				return 0, unsure, false
+			}
+			key := b[j+1 : kend-1]
+			if j = jsonscan.Space(b, kend); j >= len(b) || b[j] != ':' {
+				return 0, unsure, false
+			}
+			var sub *check
+			switch {
+			case odd || !constrained:
+			case !plain || len(keys) == cap(buf) || slices.ContainsFunc(keys, func(k []byte) bool { return bytes.Equal(k, key) }):
+				odd = true
+			default:
+				keys = append(keys, key)
+				switch sub = c.props[string(key)]; {
+				case sub != nil:
+				case c.noAddl:
+					r = invalid
+				default:
+					sub = c.addl
+				}
+			}
+			vend, vr, ok := sub.value(b, jsonscan.Space(b, j+1), depth+1)
+			if !ok {
+				return 0, unsure, false
+			}
+			r = max(r, vr)
+			var more bool
+			if j, more, ok = jsonscan.After(b, vend, '}'); !ok {
+				return 0, unsure, false
+			}
+			if !more {
+				end = j
+				break
+			}
 		}
-		keys = append(keys, key)
-		sub := c.props[string(key)]
-		switch {
-		case sub != nil:
-		case c.noAddl:
-			r = invalid
-		default:
-			sub = c.addl
-		}
-		if sub != nil {
-			r = max(r, sub.value(val))
-		}
-		return true
-	})
-	if odd {
-		return unsure
 	}
-	if r != valid {
-		return r
+	switch {
+	case odd:
+		return end, unsure, true
+	case r != valid:
+		return end, r, true
 	}
 	for _, name := range c.required {
 		if !slices.ContainsFunc(keys, func(k []byte) bool { return string(k) == name }) {
-			return invalid
+			return end, invalid, true
 		}
 	}
-	return valid
+	return end, valid, true
+}
+
+// array checks the elements of the array at b[i] against items, and
+// returns where it ends.
+func (c *check) array(b []byte, i, depth int) (end int, r verdict, ok bool) {
+	j := jsonscan.Space(b, i+1)
+	if j < len(b) && b[j] == ']' {
+		return j + 1, valid, true
+	}
+	r = valid
+	for {
+		vend, vr, ok := c.items.value(b, j, depth+1)
+		if !ok {
+			return 0, unsure, false
+		}
+		r = max(r, vr)
+		var more bool
+		if j, more, ok = jsonscan.After(b, vend, ']'); !ok {
+			return 0, unsure, false
+		}
+		if !more {
+			return j, r, true
+		}
+	}
 }
 
 // fastCompiler builds checks from the parsed schema files, sharing one

@@ -39,6 +39,10 @@ func Valid(b []byte) bool {
 // is valid.
 func Value(b []byte, i int) (end int, ok bool) { return value(b, i, 0) }
 
+// ValueAt is Value for a value nested depth deep in what its caller reads,
+// so that the whole nests at most MaxDepth deep.
+func ValueAt(b []byte, i, depth int) (end int, ok bool) { return value(b, i, depth) }
+
 func value(b []byte, i, depth int) (int, bool) {
 	if i >= len(b) || depth > MaxDepth {
 		return 0, false
