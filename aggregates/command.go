@@ -67,7 +67,7 @@ func (c Command) AppendJSON(dst []byte) ([]byte, bool) {
 			return
 		}
 		ok = ok && jsonscan.Verbatim(v)
-		out = appendMember(out, name)
+		out = jsonscan.AppendMember(out, name)
 		out = append(out, '"')
 		out = append(out, v...)
 		out = append(out, '"')
@@ -77,7 +77,7 @@ func (c Command) AppendJSON(dst []byte) ([]byte, bool) {
 			return
 		}
 		ok = ok && Compact(v)
-		out = appendMember(out, name)
+		out = jsonscan.AppendMember(out, name)
 		out = append(out, v...)
 	}
 	str("namespace", c.Namespace, true)
@@ -85,28 +85,18 @@ func (c Command) AppendJSON(dst []byte) ([]byte, bool) {
 	str("resourceVersion", c.ResourceVersion, true)
 	raw("object", c.Object)
 	if c.Replicas != nil {
-		out = strconv.AppendInt(appendMember(out, "replicas"), int64(*c.Replicas), 10)
+		out = strconv.AppendInt(jsonscan.AppendMember(out, "replicas"), int64(*c.Replicas), 10)
 	}
 	if len(c.Labels) > 0 {
 		var labelsOK bool
-		out, labelsOK = appendLabels(appendMember(out, "labels"), c.Labels)
+		out, labelsOK = appendLabels(jsonscan.AppendMember(out, "labels"), c.Labels)
 		ok = ok && labelsOK
 	}
 	str("nodeName", c.NodeName, true)
 	raw("status", c.Status)
 	if c.GracePeriodSeconds != nil {
-		out = strconv.AppendInt(appendMember(out, "gracePeriodSeconds"), *c.GracePeriodSeconds, 10)
+		out = strconv.AppendInt(jsonscan.AppendMember(out, "gracePeriodSeconds"), *c.GracePeriodSeconds, 10)
 	}
 	raw("patch", c.Patch)
 	return append(out, '}'), ok
-}
-
-// appendMember writes `"name":` after a comma unless it comes first.
-func appendMember(out []byte, name string) []byte {
-	if out[len(out)-1] != '{' {
-		out = append(out, ',')
-	}
-	out = append(out, '"')
-	out = append(out, name...)
-	return append(out, '"', ':')
 }

@@ -116,13 +116,17 @@ func warnings(k *Kind, raw []byte) []string {
 		return nil
 	}
 	var out []string
+	var name string // read once, when there is a warning to name it in
 	escaped := bytes.Contains(raw, []byte(`\u`)) // a key may be spelled with escapes
 	for _, path := range k.Unimplemented {
 		if !escaped && !quotedIn(raw, lastStep(path)) {
 			continue // the field's key appears nowhere: most manifests set none of these
 		}
 		if present(raw, path) {
-			out = append(out, fmt.Sprintf("%s %q: field %s is accepted but not implemented by Gantry", k.Name, nameOf(raw), path))
+			if out == nil {
+				name = nameOf(raw)
+			}
+			out = append(out, fmt.Sprintf("%s %q: field %s is accepted but not implemented by Gantry", k.Name, name, path))
 		}
 	}
 	return out

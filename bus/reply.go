@@ -44,13 +44,13 @@ func (r Reply) Marshal() []byte {
 			out = strconv.AppendUint(append(out, `"seq":`...), r.Seq, 10)
 		}
 		if r.Event != "" {
-			out = append(append(append(comma(out), `"event":"`...), r.Event...), '"')
+			out = append(append(append(jsonscan.AppendMember(out, "event"), '"'), r.Event...), '"')
 		}
 		if r.Unchanged {
-			out = append(comma(out), `"unchanged":true`...)
+			out = append(jsonscan.AppendMember(out, "unchanged"), "true"...)
 		}
 		if len(obj) > 0 {
-			out = append(append(comma(out), `"object":`...), obj...)
+			out = append(jsonscan.AppendMember(out, "object"), obj...)
 		}
 		return append(out, '}')
 	}
@@ -67,14 +67,6 @@ func (r Reply) Marshal() []byte {
 	out = append(out, `"object":`...)
 	out = append(out, obj...)
 	return append(out, '}')
-}
-
-// comma separates a member from the one before it, if any.
-func comma(out []byte) []byte {
-	if out[len(out)-1] != '{' {
-		return append(out, ',')
-	}
-	return out
 }
 
 // decodeReply reads a command's reply. Its usual shape (seq, event,

@@ -346,3 +346,14 @@ func Uint(tok []byte) (uint64, bool) {
 	}
 	return n, true
 }
+
+// AppendMember appends the key of an object's member, plain (Verbatim),
+// after out, which ends in the object's "{" or in a member before it.
+func AppendMember(out []byte, name string) []byte {
+	if out[len(out)-1] != '{' {
+		out = append(out, ',')
+	}
+	out = append(out, '"')
+	out = append(out, name...)
+	return append(out, '"', ':')
+}
