@@ -287,11 +287,7 @@ func printPath(g *globals, path *jsonpath.JSONPath, items []json.RawMessage, sin
 			return err
 		}
 	}
-	var data any = map[string]any{"apiVersion": "v1", "kind": "List", "items": docs, "metadata": map[string]any{}}
-	if single && len(docs) == 1 {
-		data = docs[0]
-	}
-	if err := path.Execute(g.out, data); err != nil {
+	if err := path.Execute(g.out, listDoc(docs, single)); err != nil {
 		return fmt.Errorf("-o jsonpath: %w", err)
 	}
 	return nil
@@ -299,7 +295,7 @@ func printPath(g *globals, path *jsonpath.JSONPath, items []json.RawMessage, sin
 
 // listDoc is what -o json, yaml and jsonpath print: the one object asked
 // for by name, else a List of every object.
-func listDoc(items []json.RawMessage, single bool) any {
+func listDoc[T any](items []T, single bool) any {
 	if single && len(items) == 1 {
 		return items[0]
 	}
