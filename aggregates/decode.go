@@ -116,7 +116,7 @@ func warnings(k *Kind, raw []byte) []string {
 		return nil
 	}
 	var out []string
-	var name string // read once, when there is a warning to name it in
+	var name string                              // read once, when there is a warning to name it in
 	escaped := bytes.Contains(raw, []byte(`\u`)) // a key may be spelled with escapes
 	for _, path := range k.Unimplemented {
 		if !escaped && !quotedIn(raw, lastStep(path)) {

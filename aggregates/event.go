@@ -69,6 +69,11 @@ func mustJSON(v any) json.RawMessage {
 	if b, ok := appendEventData(nil, v); ok {
 		return b
 	}
+	if o, ok := v.(Object); ok {
+		if b, ok := appendObject(make([]byte, 0, 1024), o); ok {
+			return b
+		}
+	}
 	b, err := json.Marshal(v)
 	if err != nil {
 		panic("aggregates: marshal " + err.Error()) // only plain data types reach here
