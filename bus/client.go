@@ -135,13 +135,8 @@ func (c *Client) request(ctx context.Context, subject string, body []byte, out a
 // requestMsg sends req and returns the answer's data, or the error a query
 // service answered with.
 func (c *Client) requestMsg(ctx context.Context, req *nats.Msg) ([]byte, error) {
-	if _, ok := ctx.Deadline(); !ok {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, c.timeout)
-		defer cancel()
-	}
 	subject := req.Subject
-	msg, err := c.nc.RequestMsgWithContext(ctx, req)
+	msg, err := c.send(ctx, req)
 	if errors.Is(err, nats.ErrNoResponders) {
 		return nil, fmt.Errorf("bus: nothing answers on %s: is `gantry up` running? %w", subject, err)
 	}
@@ -155,6 +150,26 @@ func (c *Client) requestMsg(ctx context.Context, req *nats.Msg) ([]byte, error) 
 		}
 	}
 	return msg.Data, nil
+}
+
+// send requests req within ctx, or within the client's timeout when ctx
+// has no deadline. A context that can never end (context.Background())
+// waits on nats.go's pooled timer instead of a context and timer of its
+// own, made and cancelled for each request.
+func (c *Client) send(ctx context.Context, req *nats.Msg) (*nats.Msg, error) {
+	if _, ok := ctx.Deadline(); ok {
+		return c.nc.RequestMsgWithContext(ctx, req)
+	}
+	if ctx.Done() == nil {
+		m, err := c.nc.RequestMsg(req, c.timeout)
+		if errors.Is(err, nats.ErrTimeout) { // as a context's timeout would end it
+			return nil, fmt.Errorf("%w after %s", context.DeadlineExceeded, c.timeout)
+		}
+		return m, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	return c.nc.RequestMsgWithContext(ctx, req)
 }
 
 // SubscribeEvents calls fn for every event appended from now on (core NATS,

@@ -2,6 +2,7 @@ package bus
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -50,5 +51,36 @@ func TestDoSendsHeadersOnlyToAsk(t *testing.T) {
 		if e, err := DecodeCloudEvent(m.Data, m.Header); err != nil || e.Subject != "shop/web.v1" {
 			t.Errorf("%+v: decodes to %+v, %v", tc.meta, e, err)
 		}
+	}
+}
+
+// TestRequestTimesOutAsAContext: whatever context a request goes with, one
+// that nothing answers in time ends with context.DeadlineExceeded, and
+// one whose context is cancelled ends with context.Canceled.
+func TestRequestTimesOutAsAContext(t *testing.T) {
+	c := startTestBus(t)
+	sub, err := c.NC.Subscribe(CommandSubject("configmap", "label"), func(*nats.Msg) {}) // never answers
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = sub.Unsubscribe() })
+	cl := NewClient(c, Identity{Source: "user/test"})
+	cl.timeout = 100 * time.Millisecond
+	cancellable, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	for name, ctx := range map[string]context.Context{"background": context.Background(), "cancellable": cancellable} {
+		start := time.Now()
+		_, err := cl.Do(ctx, "configmap", "label", keyed{"shop", "web"}, CommandMeta{})
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("%s: %v, want context.DeadlineExceeded", name, err)
+		}
+		if took := time.Since(start); took < cl.timeout {
+			t.Errorf("%s: gave up after %s, before the client's timeout", name, took)
+		}
+	}
+	cancelled, cancelNow := context.WithCancel(context.Background())
+	cancelNow()
+	if _, err := cl.Do(cancelled, "configmap", "label", keyed{"shop", "web"}, CommandMeta{}); !errors.Is(err, context.Canceled) {
+		t.Errorf("cancelled: %v, want context.Canceled", err)
 	}
 }

@@ -46,7 +46,7 @@ func ConnectLocal(ns *server.Server, name string) (*Conn, error) {
 
 // ConnectInProcess connects to an embedded server without a socket.
 func ConnectInProcess(ns *server.Server, name string) (*Conn, error) {
-	nc, err := nats.Connect(ns.ClientURL(), nats.InProcessServer(ns), nats.Name(name))
+	nc, err := nats.Connect(ns.ClientURL(), nats.InProcessServer(ns), nats.Name(name), nats.FlusherTimeout(0))
 	if err != nil {
 		return nil, fmt.Errorf("bus: connect in-process: %w", err)
 	}
