@@ -44,7 +44,11 @@ func ConnectLocal(ns *server.Server, name string) (*Conn, error) {
 	return Connect("nats://"+net.JoinHostPort(host.String(), strconv.Itoa(addr.Port)), name)
 }
 
-// ConnectInProcess connects to an embedded server without a socket.
+// ConnectInProcess connects to an embedded server without a socket. Its
+// writes go without a deadline: on a pipe each deadline arms and stops a
+// timer around every flush, on the path of every command's append and
+// answer, and what could block a write, a server that stopped reading,
+// closes the pipe when it stops.
 func ConnectInProcess(ns *server.Server, name string) (*Conn, error) {
 	nc, err := nats.Connect(ns.ClientURL(), nats.InProcessServer(ns), nats.Name(name), nats.FlusherTimeout(0))
 	if err != nil {
