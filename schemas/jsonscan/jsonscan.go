@@ -285,8 +285,15 @@ func digits(b []byte, i int) int {
 // ASCII reports whether b holds only ASCII bytes: a plain string of them
 // is its own value, with no UTF-8 to check or replace.
 func ASCII(b []byte) bool {
-	for _, c := range b {
-		if c >= 0x80 {
+	const hi = 0x8080808080808080
+	i := 0
+	for ; i+8 <= len(b); i += 8 { // eight bytes at a time: strings are long
+		if binary.LittleEndian.Uint64(b[i:])&hi != 0 {
+			return false
+		}
+	}
+	for ; i < len(b); i++ {
+		if b[i] >= 0x80 {
 			return false
 		}
 	}

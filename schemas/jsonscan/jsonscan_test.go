@@ -1,6 +1,7 @@
 package jsonscan
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -194,5 +195,25 @@ func TestLiteralReaders(t *testing.T) {
 	}
 	if !Verbatim("user/alice") || !Verbatim([]byte("a.b-c")) || Verbatim("a<b") || Verbatim([]byte("é")) {
 		t.Error("Verbatim")
+	}
+}
+
+// TestASCII: one byte of 0x80 or over anywhere, at every length and
+// offset the eight-byte steps meet, and the answer is false.
+func TestASCII(t *testing.T) {
+	for n := range 40 {
+		b := bytes.Repeat([]byte{'a'}, n)
+		if !ASCII(b) {
+			t.Fatalf("%d ASCII bytes refused", n)
+		}
+		for i := range n {
+			for _, c := range []byte{0x80, 0xc3, 0xff} {
+				b[i] = c
+				if ASCII(b) {
+					t.Fatalf("byte %#x at %d of %d taken for ASCII", c, i, n)
+				}
+			}
+			b[i] = 0x7f
+		}
 	}
 }
