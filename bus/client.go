@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -60,10 +61,14 @@ type CommandMeta struct {
 // Do sends one command as a CloudEvent and waits for its reply. A refusal
 // is returned as a Kubernetes status error (apierrors.IsConflict, …).
 func (c *Client) Do(ctx context.Context, kind, verb string, data any, meta CommandMeta) (Reply, error) {
-	body, err := marshalData(data)
+	bodyBuf, rawBuf := borrow(), borrow()
+	defer giveBack(bodyBuf)
+	defer giveBack(rawBuf)
+	body, err := appendData(*bodyBuf, data)
 	if err != nil {
 		return Reply{}, fmt.Errorf("bus: %s %s: %w", verb, kind, err)
 	}
+	*bodyBuf = body
 	env := Envelope{
 		ID: uuid.NewString(), Source: c.id.Source, Type: CommandType(kind, verb), Time: time.Now().UTC(),
 		Actor: c.id.Actor, Reason: meta.Reason, CausationID: meta.CausationID, CorrelationID: meta.CorrelationID,
@@ -72,10 +77,11 @@ func (c *Client) Do(ctx context.Context, kind, verb string, data any, meta Comma
 	if k, ok := data.(interface{ ObjectKey() string }); ok {
 		env.Subject = k.ObjectKey() // what the command is about, as an event's subject says
 	}
-	raw, err := env.marshal(true) // marshalData wrote valid JSON
+	raw, err := env.appendTo(*rawBuf, true) // appendData wrote valid JSON
 	if err != nil {
 		return Reply{}, err
 	}
+	*rawBuf = raw
 	// No headers unless the command asks for something: the body is a
 	// structured CloudEvent without them.
 	msg := &nats.Msg{Subject: CommandSubject(kind, verb), Data: raw}
@@ -96,15 +102,37 @@ func (c *Client) Do(ctx context.Context, kind, verb string, data any, meta Comma
 	return r, r.Err()
 }
 
-// marshalData writes a command's data: through its own AppendJSON when it
-// has one and is sure of it (aggregates.Command), else encoding/json.
-func marshalData(data any) ([]byte, error) {
+// appendData appends a command's data to out: through its own AppendJSON
+// when it has one and is sure of it (aggregates.Command), else
+// encoding/json.
+func appendData(out []byte, data any) ([]byte, error) {
 	if a, ok := data.(interface{ AppendJSON([]byte) ([]byte, bool) }); ok {
-		if body, ok := a.AppendJSON(nil); ok {
+		if body, ok := a.AppendJSON(out); ok {
 			return body, nil
 		}
 	}
-	return json.Marshal(data)
+	b, err := json.Marshal(data)
+	return append(out, b...), err
+}
+
+// buffers lends the slices a message is written into before it is
+// published. nats.go copies what it publishes, so a slice is free again
+// once its publish or request returns; and one written before is in the
+// processor's cache, where fresh memory is not (in the running command
+// path that is most of what writing a message costs).
+var buffers = sync.Pool{New: func() any { return new([]byte) }}
+
+// keepAtMost: a larger slice goes back to the heap, not the pool, so
+// that one large message does not hold its size for good.
+const keepAtMost = 64 << 10
+
+func borrow() *[]byte { return buffers.Get().(*[]byte) }
+
+func giveBack(b *[]byte) {
+	if cap(*b) <= keepAtMost {
+		*b = (*b)[:0]
+		buffers.Put(b)
+	}
 }
 
 // Query asks the query service and decodes its answer into out.

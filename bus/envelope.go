@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -82,11 +83,11 @@ func ParseEventType(t string) (kind, verb, version string, err error) {
 // as JSON). It writes the wire form directly: the CloudEvents SDK's generic
 // event costs more than the rest of a command; a test checks that the SDK
 // reads every envelope Marshal writes.
-func (e Envelope) Marshal() ([]byte, error) { return e.marshal(false) }
+func (e Envelope) Marshal() ([]byte, error) { return e.appendTo(nil, false) }
 
-// marshal is Marshal; dataValid: the caller made the data with a JSON
-// encoder (a command's), so it is not scanned again.
-func (e Envelope) marshal(dataValid bool) ([]byte, error) {
+// appendTo appends what Marshal writes to out; dataValid: the caller made
+// the data with a JSON encoder (a command's), so it is not scanned again.
+func (e Envelope) appendTo(out []byte, dataValid bool) ([]byte, error) {
 	if e.ID == "" || e.Source == "" || e.Type == "" {
 		return nil, fmt.Errorf("%w: id, source and type are required", ErrInvalidEvent)
 	}
@@ -98,26 +99,27 @@ func (e Envelope) marshal(dataValid bool) ([]byte, error) {
 		w.Time = e.Time.UTC().Format(time.RFC3339Nano)
 	}
 	if len(e.Data) == 0 {
-		return w.marshal(0)
+		return w.appendTo(out, 0)
 	}
 	if !dataValid && !jsonscan.Valid(e.Data) && !json.Valid(e.Data) { // json.Valid: the last word on what nests deeper than jsonscan follows
 		return nil, fmt.Errorf("%w: event %s data is not JSON", ErrInvalidEvent, e.ID)
 	}
 	w.DataContentType = "application/json"
-	head, err := w.marshal(len(e.Data) + 10)
+	head, err := w.appendTo(out, len(e.Data)+10)
 	if err != nil {
 		return nil, err
 	}
 	// Splice the data in as it is (encoding/json would compact it again).
-	out := append(head[:len(head)-1], `,"data":`...)
+	out = append(head[:len(head)-1], `,"data":`...)
 	out = append(out, e.Data...)
 	return append(out, '}'), nil
 }
 
-// marshal writes w as encoding/json does, with room for extra bytes more.
-// Attributes are plain ASCII as a rule, and then it writes them directly;
-// one that encoding/json would escape sends the whole head through it.
-func (w *wireOut) marshal(extra int) ([]byte, error) {
+// appendTo appends w as encoding/json writes it to out, with room for
+// extra bytes more. Attributes are plain ASCII as a rule, and then it
+// writes them directly; one that encoding/json would escape sends the
+// whole head through it.
+func (w *wireOut) appendTo(out []byte, extra int) ([]byte, error) {
 	attrs := [...]struct {
 		name, value string
 		omitEmpty   bool
@@ -134,17 +136,17 @@ func (w *wireOut) marshal(extra int) ([]byte, error) {
 			if err != nil {
 				return nil, err
 			}
-			return append(make([]byte, 0, len(head)+extra), head...), nil
+			return append(slices.Grow(out, len(head)+extra), head...), nil
 		}
 		n += len(a.name) + len(a.value) + 6
 	}
-	out := make([]byte, 0, n)
-	out = append(out, '{')
+	out = append(slices.Grow(out, n), '{')
+	first := len(out)
 	for _, a := range attrs {
 		if a.omitEmpty && a.value == "" {
 			continue
 		}
-		if len(out) > 1 {
+		if len(out) > first {
 			out = append(out, ',')
 		}
 		out = append(out, '"')
@@ -226,7 +228,8 @@ func unmarshalGeneral(data []byte) (Envelope, error) {
 // DecodeCloudEvent reads a CloudEvent from any producer, in structured mode
 // (the body is the event) or binary mode (ce-* headers, the body is the
 // data), and checks it against the CloudEvents 1.0 rules (binary mode
-// through the SDK; structured mode, the hot path, directly).
+// through the SDK; structured mode, the hot path, directly). The event's
+// Data may share data's memory: the caller hands the message over.
 func DecodeCloudEvent(data []byte, h nats.Header) (Envelope, error) {
 	if h.Get("ce-specversion") == "" {
 		return decodeStructured(data)

@@ -33,5 +33,11 @@ func TestMarshalHeadIsEncodingJSONs(t *testing.T) {
 		if string(got) != string(want) {
 			t.Errorf("got  %s\nwant %s", got, want)
 		}
+		// Into a slice lent from the pool, written before (as the client
+		// and the store write): the same bytes after what was there.
+		prefixed, err := e.appendTo([]byte("prefix"), false)
+		if err != nil || string(prefixed) != "prefix"+string(want) {
+			t.Errorf("appended after a prefix: %s, %v\nwant prefix%s", prefixed, err, want)
+		}
 	}
 }

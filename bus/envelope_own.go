@@ -22,11 +22,12 @@ func unmarshalOwn(b []byte) (Envelope, bool) {
 	if !ok {
 		return Envelope{}, false
 	}
-	return w.envelope(), true
+	return w.envelope(false), true
 }
 
-// envelope copies what scanOwn found out of the bytes it scanned.
-func (w *ownWire) envelope() Envelope {
+// envelope copies what scanOwn found out of the bytes it scanned, the
+// data too unless shareData.
+func (w *ownWire) envelope(shareData bool) Envelope {
 	var e Envelope
 	e.Time = w.time
 	// One allocation for every attribute: they live as long as the envelope.
@@ -48,7 +49,10 @@ func (w *ownWire) envelope() Envelope {
 	e.ID, e.Source, e.Type, e.Subject = next(attrID), next(attrSource), next(attrType), next(attrSubject)
 	next(attrDataContentType)
 	e.Actor, e.CausationID, e.CorrelationID, e.Reason = next(attrActor), next(attrCausationID), next(attrCorrelationID), next(attrReason)
-	if w.data != nil {
+	switch {
+	case w.data != nil && shareData:
+		e.Data = w.data
+	case w.data != nil:
 		e.Data = bytes.Clone(w.data)
 	}
 	return e
@@ -66,7 +70,7 @@ func decodeStructuredOwn(b []byte) (e Envelope, ok bool, err error) {
 	if err := checkStructured(string(w.attrs[attrSource]), string(w.attrs[attrDataContentType])); err != nil {
 		return Envelope{}, true, err
 	}
-	return w.envelope(), true, nil
+	return w.envelope(true), true, nil
 }
 
 // unmarshalLean is what a replay for folding needs of an envelope: Type

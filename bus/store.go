@@ -52,10 +52,13 @@ func NewStore(ctx context.Context, c *Conn) (*Store, error) {
 // stream sequence. A retry after a lost acknowledgement is recognised by
 // the event id, so it is not mistaken for a conflict.
 func (s *Store) Append(ctx context.Context, subject string, expected uint64, e Envelope) (uint64, error) {
-	body, err := e.Marshal()
+	buf := borrow()
+	defer giveBack(buf)
+	body, err := e.appendTo(*buf, false)
 	if err != nil {
 		return 0, err
 	}
+	*buf = body
 	msg := &nats.Msg{Subject: subject, Data: body, Header: nats.Header{
 		"Content-Type":                      {ContentType},
 		jetstream.MsgIDHeader:               {e.ID},
