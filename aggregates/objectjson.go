@@ -57,18 +57,142 @@ func appendObject(out []byte, obj Object) ([]byte, bool) {
 	return append(out, '}'), ok
 }
 
+// decodeObject reads a plain manifest (plainJSON) into obj, a new object,
+// as manifests.Unmarshal reads it: its kind, apiVersion and metadata, and
+// members that are strings or string maps, itself; any other member
+// through manifests, into the member. ok false, leaving obj to be thrown
+// away: a type without a plan, an unknown key, a string with escapes or
+// a value of another type than the member's (manifests decides those).
+// TestDecodePlainMatchesStrict checks it through decodePlain.
+func decodeObject(raw []byte, obj Object) bool {
+	v := reflect.ValueOf(obj)
+	if v.Kind() != reflect.Pointer || v.IsNil() {
+		return false
+	}
+	v = v.Elem()
+	p := planOf(v.Type())
+	if p == nil {
+		return false
+	}
+	tm := v.Field(0).Addr().Interface().(*metav1.TypeMeta)
+	return jsonscan.Object(raw, func(key []byte, plain bool, val []byte) bool {
+		switch {
+		case !plain:
+			return false
+		case string(key) == "kind":
+			return readString(&tm.Kind, val)
+		case string(key) == "apiVersion":
+			return readString(&tm.APIVersion, val)
+		case string(key) == "metadata":
+			return readObjectMeta(v.Field(1).Addr().Interface().(*metav1.ObjectMeta), val)
+		}
+		for _, m := range p.members {
+			if m.name == string(key) {
+				return m.read(v.Field(m.index), val)
+			}
+		}
+		return false // unknown: manifests refuses it
+	})
+}
+
+// readObjectMeta reads a manifest's metadata as manifests does.
+func readObjectMeta(m *metav1.ObjectMeta, raw []byte) bool {
+	if string(raw) == "null" {
+		return true
+	}
+	return jsonscan.Object(raw, func(key []byte, plain bool, val []byte) bool {
+		if !plain {
+			return false
+		}
+		switch string(key) {
+		case "name":
+			return readString(&m.Name, val)
+		case "generateName":
+			return readString(&m.GenerateName, val)
+		case "namespace":
+			return readString(&m.Namespace, val)
+		case "selfLink":
+			return readString(&m.SelfLink, val)
+		case "uid":
+			return readString((*string)(&m.UID), val)
+		case "resourceVersion":
+			return readString(&m.ResourceVersion, val)
+		case "labels":
+			return readStringMap(&m.Labels, val)
+		case "annotations":
+			return readStringMap(&m.Annotations, val)
+		case "generation":
+			return manifests.Unmarshal(val, &m.Generation) == nil
+		case "creationTimestamp":
+			return manifests.Unmarshal(val, &m.CreationTimestamp) == nil
+		case "deletionTimestamp":
+			return manifests.Unmarshal(val, &m.DeletionTimestamp) == nil
+		case "deletionGracePeriodSeconds":
+			return manifests.Unmarshal(val, &m.DeletionGracePeriodSeconds) == nil
+		case "ownerReferences":
+			return manifests.Unmarshal(val, &m.OwnerReferences) == nil
+		case "finalizers":
+			return manifests.Unmarshal(val, &m.Finalizers) == nil
+		case "managedFields":
+			return manifests.Unmarshal(val, &m.ManagedFields) == nil
+		}
+		return false
+	})
+}
+
+// readString reads a string member as manifests does: null leaves it
+// empty; a string with escapes, or anything else, is declined.
+func readString(dst *string, tok []byte) bool {
+	if string(tok) == "null" {
+		*dst = ""
+		return true
+	}
+	if len(tok) < 2 || tok[0] != '"' {
+		return false
+	}
+	end, plain, ok := jsonscan.String(tok, 0)
+	if !ok || !plain || end != len(tok) {
+		return false
+	}
+	*dst = string(tok[1 : len(tok)-1])
+	return true
+}
+
+// readStringMap reads a string map as stringMapDecoder does: null leaves
+// it nil, an entry's null is its empty string.
+func readStringMap(dst *map[string]string, raw []byte) bool {
+	if string(raw) == "null" {
+		*dst = nil
+		return true
+	}
+	if *dst == nil {
+		*dst = map[string]string{}
+	}
+	m := *dst
+	return jsonscan.Object(raw, func(key []byte, plain bool, val []byte) bool {
+		var s string
+		if !plain || !readString(&s, val) {
+			return false
+		}
+		m[string(key)] = s
+		return true
+	})
+}
+
 // objectPlan is how appendObject writes one type's members after its
-// metadata.
+// metadata, and decodeObject reads them.
 type objectPlan struct {
 	members []planMember
 }
 
 type planMember struct {
 	index               int
+	name                string
 	key                 string // `,"name":`
 	omitEmpty, omitZero bool
 	isZero              func(reflect.Value) bool // the type's own IsZero, for omitzero
 	write               func(out []byte, v reflect.Value) ([]byte, bool)
+	read                func(v reflect.Value, raw []byte) bool
 }
 
 var plans sync.Map // reflect.Type → *objectPlan; nil: encoding/json writes the type
@@ -111,7 +235,7 @@ func makePlan(t reflect.Type) *objectPlan {
 		if f.Anonymous || !f.IsExported() || name == "" || name == "-" || !jsonscan.Verbatim(name) {
 			return nil
 		}
-		m := planMember{index: i, key: `,"` + name + `":`, write: writerOf(f.Type)}
+		m := planMember{index: i, name: name, key: `,"` + name + `":`, write: writerOf(f.Type), read: readerOf(f.Type)}
 		for o := range strings.SplitSeq(opts, ",") {
 			switch o {
 			case "omitempty":
@@ -203,6 +327,30 @@ func appendJSON(out []byte, v any) ([]byte, bool) {
 	}
 	b := buf.Bytes()
 	return b[:len(b)-1], true // Encode ends with a newline
+}
+
+// readerOf reads a member of type t as manifests does: strings without
+// methods of their own and map[string]string itself, anything else
+// through manifests, into the member.
+func readerOf(t reflect.Type) func(reflect.Value, []byte) bool {
+	switch {
+	case t == stringMapGoType:
+		return func(v reflect.Value, raw []byte) bool {
+			return readStringMap(v.Addr().Interface().(*map[string]string), raw)
+		}
+	case t.Kind() == reflect.String && scalarWriter(t) != nil:
+		return func(v reflect.Value, raw []byte) bool {
+			var s string
+			if !readString(&s, raw) {
+				return false
+			}
+			v.SetString(s)
+			return true
+		}
+	}
+	return func(v reflect.Value, raw []byte) bool {
+		return manifests.Unmarshal(raw, v.Addr().Interface()) == nil
+	}
 }
 
 func scalarWriter(t reflect.Type) func([]byte, reflect.Value) ([]byte, bool) {

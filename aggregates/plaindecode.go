@@ -2,6 +2,7 @@ package aggregates
 
 import (
 	"bytes"
+	"reflect"
 	"unicode/utf8"
 	"unsafe"
 
@@ -66,7 +67,16 @@ func (stringMapDecoder) Decode(ptr unsafe.Pointer, iter *jsoniter.Iterator) {
 // keys after unescaping them; jsoniter parses fractions and exponents its
 // own way.
 func decodePlain(raw []byte, obj any) bool {
-	return plainJSON(raw) && manifests.Unmarshal(raw, obj) == nil
+	if !plainJSON(raw) {
+		return false
+	}
+	if o, ok := obj.(Object); ok {
+		if decodeObject(raw, o) {
+			return true
+		}
+		reflect.ValueOf(obj).Elem().SetZero() // what decodeObject left
+	}
+	return manifests.Unmarshal(raw, obj) == nil
 }
 
 // plainJSON reports whether b is one JSON value whose strings are valid
