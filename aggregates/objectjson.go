@@ -63,7 +63,9 @@ func appendObject(out []byte, obj Object) ([]byte, bool) {
 // through manifests, into the member. ok false, leaving obj to be thrown
 // away: a type without a plan, an unknown key, a string with escapes or
 // a value of another type than the member's (manifests decides those).
-// TestDecodePlainMatchesStrict checks it through decodePlain.
+// plainJSON has checked the whole manifest, so it is read once, each
+// value by what it is read into. TestDecodePlainMatchesStrict checks it
+// through decodePlain.
 func decodeObject(raw []byte, obj Object) bool {
 	v := reflect.ValueOf(obj)
 	if v.Kind() != reflect.Pointer || v.IsNil() {
@@ -71,111 +73,145 @@ func decodeObject(raw []byte, obj Object) bool {
 	}
 	v = v.Elem()
 	p := planOf(v.Type())
-	if p == nil {
+	i := jsonscan.Space(raw, 0)
+	if p == nil || i >= len(raw) || raw[i] != '{' {
 		return false
 	}
 	tm := v.Field(0).Addr().Interface().(*metav1.TypeMeta)
-	return jsonscan.Object(raw, func(key []byte, plain bool, val []byte) bool {
-		switch {
-		case !plain:
-			return false
-		case string(key) == "kind":
-			return readString(&tm.Kind, val)
-		case string(key) == "apiVersion":
-			return readString(&tm.APIVersion, val)
-		case string(key) == "metadata":
-			return readObjectMeta(v.Field(1).Addr().Interface().(*metav1.ObjectMeta), val)
+	end, ok := eachMember(raw, i, func(key []byte, at int) (int, bool) {
+		switch string(key) {
+		case "kind":
+			return readString(&tm.Kind, raw, at)
+		case "apiVersion":
+			return readString(&tm.APIVersion, raw, at)
+		case "metadata":
+			return readObjectMeta(v.Field(1).Addr().Interface().(*metav1.ObjectMeta), raw, at)
 		}
 		for _, m := range p.members {
 			if m.name == string(key) {
-				return m.read(v.Field(m.index), val)
+				return m.read(v.Field(m.index), raw, at)
 			}
 		}
-		return false // unknown: manifests refuses it
+		return 0, false // unknown: manifests refuses it
 	})
+	return ok && jsonscan.Space(raw, end) == len(raw)
+}
+
+// eachMember calls read for each member of the object at b[i], in a
+// document plainJSON took, with its key and where its value starts; read
+// returns where the value ends. It returns where the object ends.
+func eachMember(b []byte, i int, read func(key []byte, at int) (int, bool)) (int, bool) {
+	if i = jsonscan.Space(b, i+1); i < len(b) && b[i] == '}' {
+		return i + 1, true
+	}
+	for i < len(b) && b[i] == '"' {
+		end, plain, ok := jsonscan.String(b, i)
+		if !ok || !plain {
+			return 0, false
+		}
+		key := b[i+1 : end-1]
+		if i = jsonscan.Space(b, end); i >= len(b) || b[i] != ':' {
+			return 0, false
+		}
+		if i, ok = read(key, jsonscan.Space(b, i+1)); !ok {
+			return 0, false
+		}
+		var more bool
+		if i, more, ok = jsonscan.After(b, i, '}'); !ok || !more {
+			return i, ok
+		}
+	}
+	return 0, false
+}
+
+// readValue reads the value at b[at] into v through manifests.
+func readValue(v any, b []byte, at int) (int, bool) {
+	end, ok := jsonscan.Value(b, at)
+	return end, ok && manifests.Unmarshal(b[at:end], v) == nil
 }
 
 // readObjectMeta reads a manifest's metadata as manifests does.
-func readObjectMeta(m *metav1.ObjectMeta, raw []byte) bool {
-	if string(raw) == "null" {
-		return true
+func readObjectMeta(m *metav1.ObjectMeta, b []byte, at int) (int, bool) {
+	if end, ok := jsonscan.Literal(b, at, "null"); ok {
+		return end, true
 	}
-	return jsonscan.Object(raw, func(key []byte, plain bool, val []byte) bool {
-		if !plain {
-			return false
-		}
+	if at >= len(b) || b[at] != '{' {
+		return 0, false
+	}
+	return eachMember(b, at, func(key []byte, at int) (int, bool) {
 		switch string(key) {
 		case "name":
-			return readString(&m.Name, val)
+			return readString(&m.Name, b, at)
 		case "generateName":
-			return readString(&m.GenerateName, val)
+			return readString(&m.GenerateName, b, at)
 		case "namespace":
-			return readString(&m.Namespace, val)
+			return readString(&m.Namespace, b, at)
 		case "selfLink":
-			return readString(&m.SelfLink, val)
+			return readString(&m.SelfLink, b, at)
 		case "uid":
-			return readString((*string)(&m.UID), val)
+			return readString((*string)(&m.UID), b, at)
 		case "resourceVersion":
-			return readString(&m.ResourceVersion, val)
+			return readString(&m.ResourceVersion, b, at)
 		case "labels":
-			return readStringMap(&m.Labels, val)
+			return readStringMap(&m.Labels, b, at)
 		case "annotations":
-			return readStringMap(&m.Annotations, val)
+			return readStringMap(&m.Annotations, b, at)
 		case "generation":
-			return manifests.Unmarshal(val, &m.Generation) == nil
+			return readValue(&m.Generation, b, at)
 		case "creationTimestamp":
-			return manifests.Unmarshal(val, &m.CreationTimestamp) == nil
+			return readValue(&m.CreationTimestamp, b, at)
 		case "deletionTimestamp":
-			return manifests.Unmarshal(val, &m.DeletionTimestamp) == nil
+			return readValue(&m.DeletionTimestamp, b, at)
 		case "deletionGracePeriodSeconds":
-			return manifests.Unmarshal(val, &m.DeletionGracePeriodSeconds) == nil
+			return readValue(&m.DeletionGracePeriodSeconds, b, at)
 		case "ownerReferences":
-			return manifests.Unmarshal(val, &m.OwnerReferences) == nil
+			return readValue(&m.OwnerReferences, b, at)
 		case "finalizers":
-			return manifests.Unmarshal(val, &m.Finalizers) == nil
+			return readValue(&m.Finalizers, b, at)
 		case "managedFields":
-			return manifests.Unmarshal(val, &m.ManagedFields) == nil
+			return readValue(&m.ManagedFields, b, at)
 		}
-		return false
+		return 0, false
 	})
 }
 
-// readString reads a string member as manifests does: null leaves it
-// empty; a string with escapes, or anything else, is declined.
-func readString(dst *string, tok []byte) bool {
-	if string(tok) == "null" {
+// readString reads the string member at b[at] as manifests does: null
+// leaves it empty; a string with escapes, or anything else, is declined.
+func readString(dst *string, b []byte, at int) (int, bool) {
+	if end, ok := jsonscan.Literal(b, at, "null"); ok {
 		*dst = ""
-		return true
+		return end, true
 	}
-	if len(tok) < 2 || tok[0] != '"' {
-		return false
+	if at >= len(b) || b[at] != '"' {
+		return 0, false
 	}
-	end, plain, ok := jsonscan.String(tok, 0)
-	if !ok || !plain || end != len(tok) {
-		return false
+	end, plain, ok := jsonscan.String(b, at)
+	if !ok || !plain {
+		return 0, false
 	}
-	*dst = string(tok[1 : len(tok)-1])
-	return true
+	*dst = string(b[at+1 : end-1])
+	return end, true
 }
 
-// readStringMap reads a string map as stringMapDecoder does: null leaves
-// it nil, an entry's null is its empty string.
-func readStringMap(dst *map[string]string, raw []byte) bool {
-	if string(raw) == "null" {
+// readStringMap reads the string map at b[at] as stringMapDecoder does:
+// null leaves it nil, an entry's null is its empty string.
+func readStringMap(dst *map[string]string, b []byte, at int) (int, bool) {
+	if end, ok := jsonscan.Literal(b, at, "null"); ok {
 		*dst = nil
-		return true
+		return end, true
+	}
+	if at >= len(b) || b[at] != '{' {
+		return 0, false
 	}
 	if *dst == nil {
 		*dst = map[string]string{}
 	}
 	m := *dst
-	return jsonscan.Object(raw, func(key []byte, plain bool, val []byte) bool {
+	return eachMember(b, at, func(key []byte, at int) (int, bool) {
 		var s string
-		if !plain || !readString(&s, val) {
-			return false
-		}
+		end, ok := readString(&s, b, at)
 		m[string(key)] = s
-		return true
+		return end, ok
 	})
 }
 
@@ -192,7 +228,7 @@ type planMember struct {
 	omitEmpty, omitZero bool
 	isZero              func(reflect.Value) bool // the type's own IsZero, for omitzero
 	write               func(out []byte, v reflect.Value) ([]byte, bool)
-	read                func(v reflect.Value, raw []byte) bool
+	read                func(v reflect.Value, b []byte, at int) (end int, ok bool)
 }
 
 var plans sync.Map // reflect.Type → *objectPlan; nil: encoding/json writes the type
@@ -332,24 +368,22 @@ func appendJSON(out []byte, v any) ([]byte, bool) {
 // readerOf reads a member of type t as manifests does: strings without
 // methods of their own and map[string]string itself, anything else
 // through manifests, into the member.
-func readerOf(t reflect.Type) func(reflect.Value, []byte) bool {
+func readerOf(t reflect.Type) func(reflect.Value, []byte, int) (int, bool) {
 	switch {
 	case t == stringMapGoType:
-		return func(v reflect.Value, raw []byte) bool {
-			return readStringMap(v.Addr().Interface().(*map[string]string), raw)
+		return func(v reflect.Value, b []byte, at int) (int, bool) {
+			return readStringMap(v.Addr().Interface().(*map[string]string), b, at)
 		}
 	case t.Kind() == reflect.String && scalarWriter(t) != nil:
-		return func(v reflect.Value, raw []byte) bool {
+		return func(v reflect.Value, b []byte, at int) (int, bool) {
 			var s string
-			if !readString(&s, raw) {
-				return false
-			}
+			end, ok := readString(&s, b, at)
 			v.SetString(s)
-			return true
+			return end, ok
 		}
 	}
-	return func(v reflect.Value, raw []byte) bool {
-		return manifests.Unmarshal(raw, v.Addr().Interface()) == nil
+	return func(v reflect.Value, b []byte, at int) (int, bool) {
+		return readValue(v.Addr().Interface(), b, at)
 	}
 }
 
