@@ -10,6 +10,7 @@
 package jsonscan
 
 import (
+	"bytes"
 	"encoding/binary"
 	"math/bits"
 	"strconv"
@@ -196,7 +197,10 @@ func String(b []byte, i int) (end int, plain, ok bool) {
 	for {
 		// Eight bytes at a time to the first quote, backslash or control
 		// character (the mask may also flag later bytes; the first is right).
-		for j+8 <= len(b) {
+		for words := 0; j+8 <= len(b); words++ {
+			if words == 4 { // a long run: leave it to the vector search
+				return longString(b, j, plain)
+			}
 			x := binary.LittleEndian.Uint64(b[j:])
 			q, s := x^(lo*'"'), x^(lo*'\\')
 			if m := ((q - lo) &^ q) | ((s - lo) &^ s) | ((x - lo*0x20) &^ x); m&hi != 0 {
@@ -219,21 +223,86 @@ func String(b []byte, i int) (end int, plain, ok bool) {
 		}
 		// A backslash.
 		plain = false
-		if j+1 >= len(b) {
-			return 0, false, false
-		}
-		switch b[j+1] {
-		case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
-			j += 2
-		case 'u':
-			if j+6 > len(b) || !isHex(b[j+2]) || !isHex(b[j+3]) || !isHex(b[j+4]) || !isHex(b[j+5]) {
-				return 0, false, false
-			}
-			j += 6
-		default:
+		if j, ok = escape(b, j); !ok {
 			return 0, false, false
 		}
 	}
+}
+
+// longString is String from b[j] on, in a string already known to run
+// long (a ConfigMap's value, a script): bytes.IndexByte, which compares a
+// vector register's width at a time, finds the next quote, then the
+// backslashes before it; only the bytes in between are looked at for
+// control characters, eight at a time. Each byte is looked at a bounded
+// number of times, however many escapes there are.
+func longString(b []byte, j int, plain bool) (end int, _, ok bool) {
+	for {
+		q := bytes.IndexByte(b[j:], '"')
+		if q < 0 {
+			return 0, false, false
+		}
+		stop := j + q // the quote that ends the string, unless escaped
+		for j <= stop {
+			bs := bytes.IndexByte(b[j:stop], '\\')
+			if bs < 0 {
+				if control(b[j:stop]) {
+					return 0, false, false
+				}
+				return stop + 1, plain, true
+			}
+			if control(b[j : j+bs]) {
+				return 0, false, false
+			}
+			plain = false
+			if j, ok = escape(b, j+bs); !ok {
+				return 0, false, false
+			}
+		}
+		// The escape took the quote (\"): on to the next one.
+	}
+}
+
+// escape checks the escape at b[j] (a backslash) and returns its end.
+func escape(b []byte, j int) (int, bool) {
+	if j+1 >= len(b) {
+		return 0, false
+	}
+	switch b[j+1] {
+	case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+		return j + 2, true
+	case 'u':
+		if j+6 > len(b) || !isHex(b[j+2]) || !isHex(b[j+3]) || !isHex(b[j+4]) || !isHex(b[j+5]) {
+			return 0, false
+		}
+		return j + 6, true
+	}
+	return 0, false
+}
+
+// control reports whether s holds a control character (below 0x20),
+// looking at 32 bytes at a time.
+func control(s []byte) bool {
+	const lo, hi = 0x0101010101010101, 0x8080808080808080
+	i := 0
+	for ; i+32 <= len(s); i += 32 {
+		w := s[i : i+32]
+		x0, x1 := binary.LittleEndian.Uint64(w), binary.LittleEndian.Uint64(w[8:])
+		x2, x3 := binary.LittleEndian.Uint64(w[16:]), binary.LittleEndian.Uint64(w[24:])
+		if ((x0-lo*0x20)&^x0|(x1-lo*0x20)&^x1|(x2-lo*0x20)&^x2|(x3-lo*0x20)&^x3)&hi != 0 {
+			return true
+		}
+	}
+	for ; i+8 <= len(s); i += 8 {
+		if x := binary.LittleEndian.Uint64(s[i:]); (x-lo*0x20)&^x&hi != 0 {
+			return true
+		}
+	}
+	for ; i < len(s); i++ {
+		if s[i] < 0x20 {
+			return true
+		}
+	}
+	return false
 }
 
 func isHex(c byte) bool {

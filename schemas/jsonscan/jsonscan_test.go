@@ -34,6 +34,37 @@ func TestValueAgreesWithEncodingJSON(t *testing.T) {
 	}
 }
 
+// TestLongStringAgreesWithEncodingJSON: strings long enough for the
+// vector search (longString), with quotes, backslashes, escapes and
+// control characters anywhere in them, end where encoding/json says and
+// are plain exactly when they have no escape; a text that is no valid
+// string is refused.
+func TestLongStringAgreesWithEncodingJSON(t *testing.T) {
+	alphabet := []string{`a`, `0123456789abcdef`, `é`, `"`, `\`, `\"`, `\\`, `\n`, `\u00e9`, `\u00`, `\x`, "\x01", "\x1f", ` `, `<&>`}
+	rapid.Check(t, func(t *rapid.T) {
+		lead := strings.Repeat("x", rapid.IntRange(30, 70).Draw(t, "lead"))
+		parts := rapid.SliceOfN(rapid.SampledFrom(alphabet), 0, 40).Draw(t, "parts")
+		text := []byte(`"` + lead + strings.Join(parts, "") + `"` + rapid.SampledFrom([]string{"", `,1`, ` "b"`}).Draw(t, "after"))
+		end, plain, ok := String(text, 0)
+		// The shortest prefix that is one valid string is where it ends.
+		want := -1
+		for n := 2; n <= len(text); n++ {
+			if text[n-1] == '"' && json.Valid(text[:n]) {
+				want = n
+				break
+			}
+		}
+		switch {
+		case want < 0 && ok:
+			t.Fatalf("%q: String took %d bytes, encoding/json no prefix", text, end)
+		case want >= 0 && (!ok || end != want):
+			t.Fatalf("%q: String says %d, %v; encoding/json %d", text, end, ok, want)
+		case ok && plain != !bytes.Contains(text[:end], []byte(`\`)):
+			t.Fatalf("%q: plain %v", text[:end], plain)
+		}
+	})
+}
+
 // TestStringPlain: plain means the bytes between the quotes are the value.
 func TestStringPlain(t *testing.T) {
 	for _, tc := range []struct {
