@@ -36,7 +36,8 @@ func TestRoutingKeyIsTheDecodedObject(t *testing.T) {
 			t.Fatal(err)
 		}
 		m := &nats.Msg{Subject: bus.CommandSubject(tc.kind, "apply"), Data: body}
-		got := s.objectKey(tc.kind, m.Data)
+		ns, name := s.objectKey(tc.kind, m.Data)
+		got := string(ns) + "/" + string(name)
 		if got != tc.want {
 			t.Errorf("%s: key %q, want %q", tc.name, got, tc.want)
 		}

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -147,23 +146,34 @@ func (s *Service) Run(ctx context.Context) error {
 func (s *Service) route(m *nats.Msg) {
 	s.last.Store(time.Now().UnixNano())
 	kind, _, _ := bus.ParseCommandSubject(m.Subject)
-	h := fnv.New32a()
-	h.Write([]byte(kind))
-	h.Write([]byte(s.objectKey(kind, m.Data)))
+	ns, name := s.objectKey(kind, m.Data)
+	h := fnv1a(fnv1a(fnv1a(fnv1a(fnvOffset, []byte(kind)), ns), []byte{'/'}), name)
 	s.gate.RLock()
 	defer s.gate.RUnlock()
 	if !s.stopped {
-		s.lanes[h.Sum32()%uint32(len(s.lanes))] <- m
+		s.lanes[h%uint32(len(s.lanes))] <- m
 	}
 }
 
-// objectKey is "<namespace>/<name>" of the object a structured command
+// FNV-1a, 32 bits, as hash/fnv computes it, without a hash.Hash to
+// allocate for every command.
+const fnvOffset, fnvPrime = 2166136261, 16777619
+
+func fnv1a(h uint32, b []byte) uint32 {
+	for _, c := range b {
+		h = (h ^ uint32(c)) * fnvPrime
+	}
+	return h
+}
+
+// objectKey is the namespace and name of the object a structured command
 // names, read from its data as decode reads it, whatever else the sender
-// says: the two members with stringField, or the whole data with
-// decodeCommand when a key is written any other way (escaped, in another
-// case); the namespace defaulted as scope defaults it. A malformed command
-// routes anywhere and is refused there.
-func (s *Service) objectKey(kind string, body []byte) string {
+// says: the two members when they are strings without escapes (their
+// bytes, in body), or the whole data with decodeCommand when anything is
+// written any other way (escaped, a key in another case); the namespace
+// defaulted as scope defaults it. A malformed command routes anywhere and
+// is refused there.
+func (s *Service) objectKey(kind string, body []byte) (ns, name []byte) {
 	var data []byte
 	jsonscan.Object(body, func(key []byte, _ bool, v []byte) bool {
 		if string(key) != "data" {
@@ -172,28 +182,39 @@ func (s *Service) objectKey(kind string, body []byte) string {
 		data = v
 		return false
 	})
-	var cmd aggregates.Command
 	found, exact := 0, true
 	jsonscan.Object(data, func(key []byte, plain bool, v []byte) bool {
 		switch {
 		case plain && string(key) == "namespace":
-			exact = stringField(&cmd.Namespace, v) && exact
+			ns, exact = v, exact && jsonscan.ASCIIString(v)
 			found++
 		case plain && string(key) == "name":
-			exact = stringField(&cmd.Name, v) && exact
+			name, exact = v, exact && jsonscan.ASCIIString(v)
 			found++
 		case !plain || bytes.EqualFold(key, []byte("namespace")) || bytes.EqualFold(key, []byte("name")):
 			exact = false
 		}
 		return exact && found < 2
 	})
-	if !exact {
-		cmd, _ = decodeCommand(data, true)
+	if exact {
+		ns, name = unquote(ns), unquote(name)
+	} else {
+		cmd, _ := decodeCommand(data, true)
+		ns, name = []byte(cmd.Namespace), []byte(cmd.Name)
 	}
-	if k, ok := s.opt.Kinds.Lookup(kind); ok && k.Namespaced && cmd.Namespace == "" {
-		cmd.Namespace = metav1.NamespaceDefault // as scope defaults it
+	if k, ok := s.opt.Kinds.Lookup(kind); ok && k.Namespaced && len(ns) == 0 {
+		ns = []byte(metav1.NamespaceDefault) // as scope defaults it
 	}
-	return cmd.Namespace + "/" + cmd.Name
+	return ns, name
+}
+
+// unquote is a plain string token's value; nothing (a member left out)
+// stays nothing.
+func unquote(tok []byte) []byte {
+	if len(tok) < 2 {
+		return nil
+	}
+	return tok[1 : len(tok)-1]
 }
 
 func (s *Service) handle(ctx context.Context, m *nats.Msg) {
