@@ -4,9 +4,8 @@ import "sync"
 
 // buffers lends the slices a message is written into before it is
 // published. nats.go copies what it publishes, so a slice is free again
-// once its publish or request returns; and one written before is in the
-// processor's cache, where fresh memory is not (in the running command
-// path that is most of what writing a message costs).
+// once its publish or request returns; and one written before is likely
+// still in the processor's cache, where freshly allocated memory is not.
 var buffers = sync.Pool{New: func() any { return new([]byte) }}
 
 // keepAtMost: a larger slice goes back to the heap, not the pool, so
