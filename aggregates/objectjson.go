@@ -27,12 +27,7 @@ import (
 // encoding/json refuses; marshal obj with encoding/json then.
 // TestAppendObjectMatchesMarshal.
 func appendObject(out []byte, obj Object) ([]byte, bool) {
-	v := reflect.ValueOf(obj)
-	if v.Kind() != reflect.Pointer || v.IsNil() {
-		return out, false
-	}
-	v = v.Elem()
-	p := planOf(v.Type())
+	v, p := planned(obj)
 	if p == nil {
 		return out, false
 	}
@@ -74,6 +69,15 @@ type planMember struct {
 }
 
 var plans sync.Map // reflect.Type → *objectPlan; nil: encoding/json writes the type
+
+// planned is the struct obj points to and its plan; nil: it has none.
+func planned(obj Object) (reflect.Value, *objectPlan) {
+	v := reflect.ValueOf(obj)
+	if v.Kind() != reflect.Pointer || v.IsNil() {
+		return v, nil
+	}
+	return v.Elem(), planOf(v.Elem().Type())
+}
 
 func planOf(t reflect.Type) *objectPlan {
 	if p, ok := plans.Load(t); ok {
@@ -283,30 +287,28 @@ func appendObjectMeta(out []byte, m *metav1.ObjectMeta) ([]byte, bool) {
 		w.out = appendStringMap(w.key("annotations"), m.Annotations)
 	}
 	if len(m.OwnerReferences) > 0 {
-		w.out = append(w.key("ownerReferences"), '[')
-		for i, r := range m.OwnerReferences {
-			if i > 0 {
-				w.out = append(w.out, ',')
-			}
-			w.out = appendOwnerReference(w.out, r)
-		}
-		w.out = append(w.out, ']')
+		w.out = appendArray(w.key("ownerReferences"), m.OwnerReferences, appendOwnerReference)
 	}
 	if len(m.Finalizers) > 0 {
-		w.out = append(w.key("finalizers"), '[')
-		for i, f := range m.Finalizers {
-			if i > 0 {
-				w.out = append(w.out, ',')
-			}
-			w.out = appendString(w.out, f)
-		}
-		w.out = append(w.out, ']')
+		w.out = appendArray(w.key("finalizers"), m.Finalizers, appendString)
 	}
 	ok := true
 	if len(m.ManagedFields) > 0 {
 		w.out, ok = appendJSON(w.key("managedFields"), m.ManagedFields)
 	}
 	return append(w.out, '}'), ok
+}
+
+// appendArray writes items as a JSON array, each with write.
+func appendArray[T any](out []byte, items []T, write func([]byte, T) []byte) []byte {
+	out = append(out, '[')
+	for i, v := range items {
+		if i > 0 {
+			out = append(out, ',')
+		}
+		out = write(out, v)
+	}
+	return append(out, ']')
 }
 
 func appendOwnerReference(out []byte, r metav1.OwnerReference) []byte {

@@ -18,12 +18,7 @@ import (
 // value by what it is read into. TestDecodePlainMatchesStrict checks it
 // through decodePlain.
 func decodeObject(raw []byte, obj Object) bool {
-	v := reflect.ValueOf(obj)
-	if v.Kind() != reflect.Pointer || v.IsNil() {
-		return false
-	}
-	v = v.Elem()
-	p := planOf(v.Type())
+	v, p := planned(obj)
 	i := jsonscan.Space(raw, 0)
 	if p == nil || i >= len(raw) || raw[i] != '{' {
 		return false
