@@ -28,6 +28,7 @@ type allocPlane struct {
 	// afterAnswer, when set, runs between each answer and what the service
 	// does after it (service.SetAfterAnswer).
 	afterAnswer func()
+	metrics     *service.Metrics // nil: the service's own, unregistered
 }
 
 func startAllocPlane(t *testing.T, alloc service.AllocConfig) *allocPlane {
@@ -95,7 +96,7 @@ func (p *allocPlane) startService(t *testing.T) {
 	t.Helper()
 	p.stop()
 	ctx, cancel := context.WithCancel(context.Background())
-	svc, err := service.New(ctx, p.conn, service.Options{Lanes: 8, Alloc: p.alloc})
+	svc, err := service.New(ctx, p.conn, service.Options{Lanes: 8, Alloc: p.alloc, Metrics: p.metrics})
 	if err != nil {
 		cancel()
 		t.Fatal(err)

@@ -1,6 +1,7 @@
 package service
 
 import (
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -15,6 +16,8 @@ type Metrics struct {
 	CommandSeconds       prometheus.Histogram
 	Retries              prometheus.Counter
 	RejectRecordFailures prometheus.Counter
+
+	counters sync.Map // [4]string labels → Commands' counter
 }
 
 // NewMetrics registers the metrics on reg (nil: not registered).
@@ -46,6 +49,18 @@ func (m *Metrics) observe(kind, verb string, r bus.Reply, took time.Duration) {
 	case r.Unchanged:
 		result = "unchanged"
 	}
-	m.Commands.WithLabelValues(kind, verb, result, reason).Inc()
+	m.counter(kind, verb, result, reason).Inc()
 	m.CommandSeconds.Observe(took.Seconds())
+}
+
+// counter is Commands' counter of these labels, found once: prometheus
+// hashes and matches the four values under a lock shared by every lane
+// each time it is asked.
+func (m *Metrics) counter(kind, verb, result, reason string) prometheus.Counter {
+	key := [4]string{kind, verb, result, reason}
+	if c, ok := m.counters.Load(key); ok {
+		return c.(prometheus.Counter)
+	}
+	c, _ := m.counters.LoadOrStore(key, m.Commands.WithLabelValues(kind, verb, result, reason))
+	return c.(prometheus.Counter)
 }

@@ -20,7 +20,7 @@ import (
 // namespace has none.
 type policies struct {
 	mu     sync.RWMutex
-	byKind map[string]map[string]map[string]bool // kind → namespace → names
+	byKind map[string]map[string]map[string]bool // kind → namespace → names; its keys are fixed (newPolicies)
 }
 
 func newPolicies() *policies {
@@ -51,12 +51,12 @@ func (p *policies) observe(e bus.Envelope) error {
 // note records one quota or limit range event; the replica that appended
 // it notes it at once, others when the event reaches them.
 func (p *policies) note(kind, ns, name, verb string) {
+	byNS, ok := p.byKind[kind] // the kinds never change: no lock to read which they are
+	if !ok {
+		return // every command on any other kind: no lock taken
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	byNS, ok := p.byKind[kind]
-	if !ok {
-		return
-	}
 	if byNS[ns] == nil {
 		byNS[ns] = map[string]bool{}
 	}
