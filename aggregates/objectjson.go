@@ -110,6 +110,9 @@ func makePlan(t reflect.Type) *objectPlan {
 	if f := t.Field(1); !f.Anonymous || f.Type != objectMetaType || f.Tag.Get("json") != "metadata,omitempty" {
 		return nil
 	}
+	if t.NumField() > 2+61 { // decodeObject marks the members it has seen in a uint64
+		return nil
+	}
 	p := &objectPlan{}
 	for i := 2; i < t.NumField(); i++ {
 		f := t.Field(i)

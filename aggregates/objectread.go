@@ -8,15 +8,18 @@ import (
 	"github.com/gantry-sh/gantry/schemas/jsonscan"
 )
 
-// decodeObject reads a plain manifest (plainJSON) into obj, a new object,
-// as manifests.Unmarshal reads it: its kind, apiVersion and metadata, and
-// members that are strings or string maps, itself; any other member
-// through manifests, into the member. ok false, leaving obj to be thrown
-// away: a type without a plan, an unknown key, a string with escapes or
-// a value of another type than the member's (manifests decides those).
-// plainJSON has checked the whole manifest, so it is read once, each
-// value by what it is read into. TestDecodePlainMatchesStrict checks it
-// through decodePlain.
+// decodeObject reads a manifest into obj, a new object, as
+// manifests.Unmarshal reads a plain one (plainJSON): its kind, apiVersion
+// and metadata, and members that are strings or string maps, itself; any
+// other member through manifests, into the member. It checks what
+// plainJSON would of what it reads itself (no key twice, none with
+// escapes, strings valid UTF-8) and runs plainJSON's checks over each
+// member it hands to manifests, so that a manifest it takes is plain and
+// read once, each value by what it is read into. ok false, leaving obj to
+// be thrown away: a type without a plan, an unknown key, a string with
+// escapes, anything plainJSON refuses, or a value of another type than
+// the member's (manifests decides those). TestDecodePlainMatchesStrict
+// checks it through decodePlain.
 func decodeObject(raw []byte, obj Object) bool {
 	v, p := planned(obj)
 	i := jsonscan.Space(raw, 0)
@@ -24,28 +27,44 @@ func decodeObject(raw []byte, obj Object) bool {
 		return false
 	}
 	tm := v.Field(0).Addr().Interface().(*metav1.TypeMeta)
+	var seen uint64 // kind, apiVersion, metadata, then the plan's members
 	end, ok := eachMember(raw, i, func(key []byte, at int) (int, bool) {
+		bit := -1
 		switch string(key) {
 		case "kind":
-			return readString(&tm.Kind, raw, at)
+			bit = 0
 		case "apiVersion":
-			return readString(&tm.APIVersion, raw, at)
+			bit = 1
 		case "metadata":
-			return readObjectMeta(v.Field(1).Addr().Interface().(*metav1.ObjectMeta), raw, at)
-		}
-		for _, m := range p.members {
-			if m.name == string(key) {
-				return m.read(v.Field(m.index), raw, at)
+			bit = 2
+		default:
+			for n, m := range p.members {
+				if m.name == string(key) {
+					bit = 3 + n
+				}
 			}
 		}
-		return 0, false // unknown: manifests refuses it
+		if bit < 0 || seen&(1<<bit) != 0 {
+			return 0, false // unknown, or given twice: manifests decides
+		}
+		seen |= 1 << bit
+		switch bit {
+		case 0:
+			return readString(&tm.Kind, raw, at)
+		case 1:
+			return readString(&tm.APIVersion, raw, at)
+		case 2:
+			return readObjectMeta(v.Field(1).Addr().Interface().(*metav1.ObjectMeta), raw, at)
+		}
+		m := p.members[bit-3]
+		return m.read(v.Field(m.index), raw, at)
 	})
 	return ok && jsonscan.Space(raw, end) == len(raw)
 }
 
-// eachMember calls read for each member of the object at b[i], in a
-// document plainJSON took, with its key and where its value starts; read
-// returns where the value ends. It returns where the object ends.
+// eachMember calls read for each member of the object at b[i], with its
+// key (plain: without escapes) and where its value starts; read returns
+// where the value ends. It returns where the object ends.
 func eachMember(b []byte, i int, read func(key []byte, at int) (int, bool)) (int, bool) {
 	if i = jsonscan.Space(b, i+1); i < len(b) && b[i] == '}' {
 		return i + 1, true
@@ -70,9 +89,10 @@ func eachMember(b []byte, i int, read func(key []byte, at int) (int, bool)) (int
 	return 0, false
 }
 
-// readValue reads the value at b[at] into v through manifests.
-func readValue(v any, b []byte, at int) (int, bool) {
-	end, ok := jsonscan.Value(b, at)
+// readValue reads the value at b[at], nested depth deep, into v through
+// manifests, when it is plain (plainValue).
+func readValue(v any, b []byte, at, depth int) (int, bool) {
+	end, ok := plainValue(b, at, depth)
 	return end, ok && manifests.Unmarshal(b[at:end], v) == nil
 }
 
@@ -84,41 +104,69 @@ func readObjectMeta(m *metav1.ObjectMeta, b []byte, at int) (int, bool) {
 	if at >= len(b) || b[at] != '{' {
 		return 0, false
 	}
+	const depth = 2 // the metadata's members, in the manifest
+	var seen uint32
 	return eachMember(b, at, func(key []byte, at int) (int, bool) {
-		switch string(key) {
-		case "name":
-			return readString(&m.Name, b, at)
-		case "generateName":
-			return readString(&m.GenerateName, b, at)
-		case "namespace":
-			return readString(&m.Namespace, b, at)
-		case "selfLink":
-			return readString(&m.SelfLink, b, at)
-		case "uid":
-			return readString((*string)(&m.UID), b, at)
-		case "resourceVersion":
-			return readString(&m.ResourceVersion, b, at)
-		case "labels":
-			return readStringMap(&m.Labels, b, at)
-		case "annotations":
-			return readStringMap(&m.Annotations, b, at)
-		case "generation":
-			return readValue(&m.Generation, b, at)
-		case "creationTimestamp":
-			return readValue(&m.CreationTimestamp, b, at)
-		case "deletionTimestamp":
-			return readValue(&m.DeletionTimestamp, b, at)
-		case "deletionGracePeriodSeconds":
-			return readValue(&m.DeletionGracePeriodSeconds, b, at)
-		case "ownerReferences":
-			return readValue(&m.OwnerReferences, b, at)
-		case "finalizers":
-			return readValue(&m.Finalizers, b, at)
-		case "managedFields":
-			return readValue(&m.ManagedFields, b, at)
+		bit, end, ok := metaMember(m, key, b, at, depth)
+		if bit < 0 || seen&(1<<bit) != 0 {
+			return 0, false // unknown, or given twice
 		}
-		return 0, false
+		seen |= 1 << bit
+		return end, ok
 	})
+}
+
+// metaMember reads the metadata member key into m and returns which
+// member it is (-1: none).
+func metaMember(m *metav1.ObjectMeta, key, b []byte, at, depth int) (bit, end int, ok bool) {
+	switch string(key) {
+	case "name":
+		end, ok = readString(&m.Name, b, at)
+		return 0, end, ok
+	case "generateName":
+		end, ok = readString(&m.GenerateName, b, at)
+		return 1, end, ok
+	case "namespace":
+		end, ok = readString(&m.Namespace, b, at)
+		return 2, end, ok
+	case "selfLink":
+		end, ok = readString(&m.SelfLink, b, at)
+		return 3, end, ok
+	case "uid":
+		end, ok = readString((*string)(&m.UID), b, at)
+		return 4, end, ok
+	case "resourceVersion":
+		end, ok = readString(&m.ResourceVersion, b, at)
+		return 5, end, ok
+	case "labels":
+		end, ok = readStringMap(&m.Labels, b, at)
+		return 6, end, ok
+	case "annotations":
+		end, ok = readStringMap(&m.Annotations, b, at)
+		return 7, end, ok
+	case "generation":
+		end, ok = readValue(&m.Generation, b, at, depth)
+		return 8, end, ok
+	case "creationTimestamp":
+		end, ok = readValue(&m.CreationTimestamp, b, at, depth)
+		return 9, end, ok
+	case "deletionTimestamp":
+		end, ok = readValue(&m.DeletionTimestamp, b, at, depth)
+		return 10, end, ok
+	case "deletionGracePeriodSeconds":
+		end, ok = readValue(&m.DeletionGracePeriodSeconds, b, at, depth)
+		return 11, end, ok
+	case "ownerReferences":
+		end, ok = readValue(&m.OwnerReferences, b, at, depth)
+		return 12, end, ok
+	case "finalizers":
+		end, ok = readValue(&m.Finalizers, b, at, depth)
+		return 13, end, ok
+	case "managedFields":
+		end, ok = readValue(&m.ManagedFields, b, at, depth)
+		return 14, end, ok
+	}
+	return -1, 0, false
 }
 
 // readString reads the string member at b[at] as manifests does: null
@@ -132,7 +180,7 @@ func readString(dst *string, b []byte, at int) (int, bool) {
 		return 0, false
 	}
 	end, plain, ok := jsonscan.String(b, at)
-	if !ok || !plain {
+	if !ok || !plain || !validUTF8(b[at+1:end-1]) {
 		return 0, false
 	}
 	*dst = string(b[at+1 : end-1])
@@ -154,6 +202,9 @@ func readStringMap(dst *map[string]string, b []byte, at int) (int, bool) {
 	}
 	m := *dst
 	return eachMember(b, at, func(key []byte, at int) (int, bool) {
+		if _, dup := m[string(key)]; dup || !validUTF8(key) {
+			return 0, false
+		}
 		var s string
 		end, ok := readString(&s, b, at)
 		m[string(key)] = s
@@ -179,6 +230,6 @@ func readerOf(t reflect.Type) func(reflect.Value, []byte, int) (int, bool) {
 		}
 	}
 	return func(v reflect.Value, b []byte, at int) (int, bool) {
-		return readValue(v.Addr().Interface(), b, at)
+		return readValue(v.Addr().Interface(), b, at, 1) // a member of the manifest
 	}
 }

@@ -67,16 +67,13 @@ func (stringMapDecoder) Decode(ptr unsafe.Pointer, iter *jsoniter.Iterator) {
 // keys after unescaping them; jsoniter parses fractions and exponents its
 // own way.
 func decodePlain(raw []byte, obj any) bool {
-	if !plainJSON(raw) {
-		return false
-	}
 	if o, ok := obj.(Object); ok {
-		if decodeObject(raw, o) {
+		if decodeObject(raw, o) { // plain, as it checks
 			return true
 		}
 		reflect.ValueOf(obj).Elem().SetZero() // what decodeObject left
 	}
-	return manifests.Unmarshal(raw, obj) == nil
+	return plainJSON(raw) && manifests.Unmarshal(raw, obj) == nil
 }
 
 // plainJSON reports whether b is one JSON value whose strings are valid

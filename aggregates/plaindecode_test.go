@@ -142,6 +142,8 @@ func (g gen) manifest(t *rapid.T, typ reflect.Type, depth int) string {
 			case i > 0 && rapid.IntRange(0, 3*n).Draw(t, "repeat-key") == 0: // a map takes no key twice
 				key = members[rapid.IntRange(0, i-1).Draw(t, "repeated")]
 				key = key[:strings.Index(key, ":")]
+			case !g.tame && rapid.IntRange(0, 29).Draw(t, "invalid-key") == 0:
+				key = "\"k\xff\"" // invalid UTF-8
 			case i == 0:
 				key = rapid.SampledFrom([]string{`"app"`, `"a.b/c"`, `"é"`}).Draw(t, "map-key")
 			}
