@@ -11,40 +11,63 @@ import (
 	"github.com/gantry-sh/gantry/bus"
 )
 
-// TestRoutingKeyIsTheDecodedObject: a command is routed on the namespace
-// and name decode will find in it, whatever else it carries (a subject,
-// an object before them, escapes), so commands on one object share a lane
-// however their senders write them.
+// TestRoutingKeyIsTheDecodedObject: a command is routed on the kind,
+// namespace and name decode will find in it, whatever else it carries (a
+// subject, an object before them, escapes, keys in another case or given
+// twice, a data member written otherwise, binary mode, the kind by its
+// plural), so commands on one object share a lane however their senders
+// write them.
 func TestRoutingKeyIsTheDecodedObject(t *testing.T) {
 	s := &Service{opt: Options{Kinds: aggregates.Builtin()}}
-	for _, tc := range []struct {
-		name, kind, data, want string
-	}{
-		{"as bus.Client writes it", "configmap", `{"namespace":"shop","name":"web","object":{"kind":"ConfigMap"}}`, "shop/web"},
-		{"namespace left out", "configmap", `{"name":"web"}`, "default/web"},
-		{"cluster-scoped", "namespace", `{"name":"shop"}`, "/shop"},
-		{"object first", "deployment", `{"object":{"metadata":{"name":"x","namespace":"y"}},"name":"web","namespace":"shop"}`, "shop/web"},
-		{"escaped", "deployment", `{"namespace":"sh\u006fp","name":"w\u0065b"}`, "shop/web"},
-		{"escaped key", "deployment", `{"n\u0061me":"web","namespace":"shop"}`, "shop/web"},
-		{"key in another case", "deployment", `{"Name":"web","namespace":"shop"}`, "shop/web"},
-		{"not an object", "deployment", `[1]`, "default/"},
-	} {
-		env := bus.Envelope{ID: "1", Source: "user/test", Type: bus.CommandType(tc.kind, "apply"), Time: time.Now(), Subject: "elsewhere/other",
-			Data: json.RawMessage(tc.data)}
+	structured := func(kind, data string) *nats.Msg {
+		env := bus.Envelope{ID: "1", Source: "user/test", Type: bus.CommandType(kind, "apply"), Time: time.Now(), Subject: "elsewhere/other",
+			Data: json.RawMessage(data)}
 		body, err := env.Marshal()
 		if err != nil {
 			t.Fatal(err)
 		}
-		m := &nats.Msg{Subject: bus.CommandSubject(tc.kind, "apply"), Data: body}
-		ns, name := s.objectKey(tc.kind, m.Data)
-		got := string(ns) + "/" + string(name)
-		if got != tc.want {
-			t.Errorf("%s: key %q, want %q", tc.name, got, tc.want)
+		return &nats.Msg{Subject: bus.CommandSubject(kind, "apply"), Data: body}
+	}
+	envelope := func(kind, body string) *nats.Msg { // written by hand
+		return &nats.Msg{Subject: bus.CommandSubject(kind, "apply"), Data: []byte(body)}
+	}
+	head := `{"specversion":"1.0","id":"1","source":"user/test","type":"dev.gantry.cmd.deployment.apply.v1",`
+	for _, tc := range []struct {
+		name      string
+		m         *nats.Msg
+		kind, key string
+	}{
+		{"as bus.Client writes it", structured("configmap", `{"namespace":"shop","name":"web","object":{"kind":"ConfigMap"}}`), "configmap", "shop/web"},
+		{"namespace left out", structured("configmap", `{"name":"web"}`), "configmap", "default/web"},
+		{"cluster-scoped", structured("namespace", `{"name":"shop"}`), "namespace", "/shop"},
+		{"object first", structured("deployment", `{"object":{"metadata":{"name":"x","namespace":"y"}},"name":"web","namespace":"shop"}`), "deployment", "shop/web"},
+		{"escaped", structured("deployment", `{"namespace":"sh\u006fp","name":"w\u0065b"}`), "deployment", "shop/web"},
+		{"escaped key", structured("deployment", `{"n\u0061me":"web","namespace":"shop"}`), "deployment", "shop/web"},
+		{"key in another case", structured("deployment", `{"Name":"web","namespace":"shop"}`), "deployment", "shop/web"},
+		{"key in another case after both", structured("deployment", `{"namespace":"shop","name":"other","NAME":"web"}`), "deployment", "shop/web"},
+		{"name given twice", structured("deployment", `{"namespace":"shop","name":"other","name":"web"}`), "deployment", "shop/web"},
+		{"namespace given twice", structured("deployment", `{"namespace":"x","namespace":"shop","name":"web"}`), "deployment", "shop/web"},
+		{"not an object", structured("deployment", `[1]`), "deployment", "default/"},
+		{"data given twice", envelope("deployment", head+`"data":{"namespace":"x","name":"y"},"data":{"namespace":"shop","name":"web"}}`), "deployment", "shop/web"},
+		{"data in another case", envelope("deployment", head+`"DATA":{"namespace":"shop","name":"web"}}`), "deployment", "shop/web"},
+		{"binary mode", &nats.Msg{Subject: bus.CommandSubject("deployment", "apply"), Data: []byte(`{"namespace":"shop","name":"web"}`),
+			Header: nats.Header{"ce-specversion": {"1.0"}, "ce-id": {"1"}, "ce-source": {"user/test"}, "ce-type": {bus.CommandType("deployment", "apply")}}}, "deployment", "shop/web"},
+		{"kind by its plural", &nats.Msg{Subject: "gantry.cmd.deployments.apply", Data: structured("deployment", `{"namespace":"shop","name":"web"}`).Data}, "deployment", "shop/web"},
+	} {
+		kind, ns, name := s.objectKey(tc.m)
+		if got := string(ns) + "/" + string(name); kind != tc.kind || got != tc.key {
+			t.Errorf("%s: routed as %s %q, want %s %q", tc.name, kind, got, tc.kind, tc.key)
 		}
-		if cmd, err := decodeCommand(json.RawMessage(tc.data), true); err == nil {
+		// And the key is what decode reads.
+		env, err := bus.DecodeCloudEvent(tc.m.Data, tc.m.Header)
+		if err != nil {
+			t.Errorf("%s: %v", tc.name, err)
+			continue
+		}
+		if cmd, err := decodeCommand(env.Data, true); err == nil {
 			k, _ := s.opt.Kinds.Lookup(tc.kind)
-			if scope(k, &cmd) == nil && cmd.Namespace+"/"+cmd.Name != got {
-				t.Errorf("%s: routed as %q, decoded as %s/%s", tc.name, got, cmd.Namespace, cmd.Name)
+			if scope(k, &cmd) == nil && cmd.Namespace+"/"+cmd.Name != tc.key {
+				t.Errorf("%s: decoded as %s/%s, the test wants %s", tc.name, cmd.Namespace, cmd.Name, tc.key)
 			}
 		}
 	}

@@ -145,8 +145,7 @@ func (s *Service) Run(ctx context.Context) error {
 // object are decided in the order they arrive.
 func (s *Service) route(m *nats.Msg) {
 	s.last.Store(time.Now().UnixNano())
-	kind, _, _ := bus.ParseCommandSubject(m.Subject)
-	ns, name := s.objectKey(kind, m.Data)
+	kind, ns, name := s.objectKey(m)
 	h := fnv1a(fnv1a(fnv1a(fnv1a(fnvOffset, []byte(kind)), ns), []byte{'/'}), name)
 	s.gate.RLock()
 	defer s.gate.RUnlock()
@@ -166,35 +165,33 @@ func fnv1a(h uint32, b []byte) uint32 {
 	return h
 }
 
-// objectKey is the namespace and name of the object a structured command
-// names, read from its data as decode reads it, whatever else the sender
-// says: the two members when they are strings without escapes (their
-// bytes, in body), or the whole data with decodeCommand when anything is
-// written any other way (escaped, a key in another case); the namespace
-// defaulted as scope defaults it. A malformed command routes anywhere and
-// is refused there.
-func (s *Service) objectKey(kind string, body []byte) (ns, name []byte) {
-	var data []byte
-	jsonscan.Object(body, func(key []byte, _ bool, v []byte) bool {
-		if string(key) != "data" {
-			return true
-		}
-		data = v
-		return false
-	})
-	found, exact := 0, true
+// objectKey is the kind (its token, however the subject names it) and the
+// namespace and name of the object a command names, read as decode reads
+// them, whatever else the sender says. The command's data is the
+// envelope's last "data" member, or the body of a binary-mode event; the
+// namespace and name are its last two members of those names when they
+// are strings without escapes (their bytes, in the message), else what
+// decodeCommand reads of the whole data (an escape, a key in another
+// case). The namespace is defaulted as scope defaults it. A malformed
+// command routes anywhere and is refused there.
+func (s *Service) objectKey(m *nats.Msg) (kind string, ns, name []byte) {
+	kind, _, _ = bus.ParseCommandSubject(m.Subject)
+	k, known := s.opt.Kinds.Lookup(kind)
+	if known {
+		kind = k.Token
+	}
+	data := commandData(m)
+	exact := true
 	jsonscan.Object(data, func(key []byte, plain bool, v []byte) bool {
-		switch {
+		switch { // a key given twice: the last one, as decode takes it
 		case plain && string(key) == "namespace":
 			ns, exact = v, exact && jsonscan.ASCIIString(v)
-			found++
 		case plain && string(key) == "name":
 			name, exact = v, exact && jsonscan.ASCIIString(v)
-			found++
 		case !plain || bytes.EqualFold(key, []byte("namespace")) || bytes.EqualFold(key, []byte("name")):
 			exact = false
 		}
-		return exact && found < 2
+		return exact
 	})
 	if exact {
 		ns, name = unquote(ns), unquote(name)
@@ -202,10 +199,35 @@ func (s *Service) objectKey(kind string, body []byte) (ns, name []byte) {
 		cmd, _ := decodeCommand(data, true)
 		ns, name = []byte(cmd.Namespace), []byte(cmd.Name)
 	}
-	if k, ok := s.opt.Kinds.Lookup(kind); ok && k.Namespaced && len(ns) == 0 {
+	if known && k.Namespaced && len(ns) == 0 {
 		ns = []byte(metav1.NamespaceDefault) // as scope defaults it
 	}
-	return ns, name
+	return kind, ns, name
+}
+
+// commandData is a command's data as decode finds it: the body of a
+// binary-mode event, else the structured envelope's last "data" member,
+// or DecodeCloudEvent's reading of an envelope with a key written
+// otherwise (escaped, in another case).
+func commandData(m *nats.Msg) []byte {
+	if m.Header.Get("ce-specversion") != "" {
+		return m.Data
+	}
+	var data []byte
+	plainEnvelope := jsonscan.Object(m.Data, func(key []byte, plain bool, v []byte) bool {
+		switch {
+		case plain && string(key) == "data":
+			data = v
+		case !plain || bytes.EqualFold(key, []byte("data")):
+			return false
+		}
+		return true
+	})
+	if !plainEnvelope {
+		env, _ := bus.DecodeCloudEvent(m.Data, m.Header)
+		data = env.Data
+	}
+	return data
 }
 
 // unquote is a plain string token's value; nothing (a member left out)
