@@ -101,7 +101,7 @@ var (
 // with plain JSON names. Anything else (and metadata types other than
 // appendObjectMeta knows) is nil: encoding/json's to write.
 func makePlan(t reflect.Type) *objectPlan {
-	if t.Kind() != reflect.Struct || t.NumField() < 2 || !metaKnown() {
+	if t.Kind() != reflect.Struct || t.NumField() < 2 || !metaKnown() || !methodless(t) {
 		return nil
 	}
 	if f := t.Field(0); !f.Anonymous || f.Type != typeMetaType || (f.Tag.Get("json") != "" && f.Tag.Get("json") != ",inline") {
@@ -114,12 +114,14 @@ func makePlan(t reflect.Type) *objectPlan {
 		return nil
 	}
 	p := &objectPlan{}
+	names := map[string]bool{"kind": true, "apiVersion": true, "metadata": true}
 	for i := 2; i < t.NumField(); i++ {
 		f := t.Field(i)
 		name, opts, _ := strings.Cut(f.Tag.Get("json"), ",")
-		if f.Anonymous || !f.IsExported() || name == "" || name == "-" || !jsonscan.Verbatim(name) {
-			return nil
+		if f.Anonymous || !f.IsExported() || !plainName(name) || names[name] {
+			return nil // "-", a name encoding/json would not take or escape, one given twice
 		}
+		names[name] = true
 		m := planMember{index: i, name: name, key: `,"` + name + `":`, write: writerOf(f.Type), read: readerOf(f.Type)}
 		for o := range strings.SplitSeq(opts, ",") {
 			switch o {
@@ -136,6 +138,17 @@ func makePlan(t reflect.Type) *objectPlan {
 		p.members = append(p.members, m)
 	}
 	return p
+}
+
+// plainName: a JSON name of letters, digits, '-', '_', '.' and '/', which
+// encoding/json takes from a tag and writes as it is.
+func plainName(name string) bool {
+	for _, c := range []byte(name) {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.' || c == '/') {
+			return false
+		}
+	}
+	return name != ""
 }
 
 // omitted is encoding/json's test for leaving a member out.
@@ -242,8 +255,9 @@ func methodless(t reflect.Type) bool {
 	return true
 }
 
-// metaKnown: ObjectMeta and OwnerReference have the members
-// appendObjectMeta writes, no more (a newer apimachinery may add some).
+// metaKnown: TypeMeta, ObjectMeta and OwnerReference have the members
+// appendObject and appendObjectMeta write, no more (a newer apimachinery
+// may add some).
 var metaKnown = sync.OnceValue(func() bool {
 	names := func(t reflect.Type) []string {
 		var n []string
@@ -252,7 +266,7 @@ var metaKnown = sync.OnceValue(func() bool {
 		}
 		return n
 	}
-	return slices.Equal(names(objectMetaType), []string{
+	return slices.Equal(names(typeMetaType), []string{"kind,omitempty", "apiVersion,omitempty"}) && slices.Equal(names(objectMetaType), []string{
 		"name,omitempty", "generateName,omitempty", "namespace,omitempty", "selfLink,omitempty", "uid,omitempty",
 		"resourceVersion,omitempty", "generation,omitempty", "creationTimestamp,omitempty,omitzero",
 		"deletionTimestamp,omitempty", "deletionGracePeriodSeconds,omitempty", "labels,omitempty",

@@ -78,10 +78,39 @@ func TestAppendObjectLeavesOtherLayouts(t *testing.T) {
 		metav1.ObjectMeta `json:"metadata,omitempty"`
 		metav1.TypeMeta   `json:",inline"`
 	}
-	if p := planOf(reflect.TypeFor[odd]()); p != nil {
-		t.Errorf("planned %+v for a type with its metadata first", p)
+	type twice struct {
+		metav1.TypeMeta   `json:",inline"`
+		metav1.ObjectMeta `json:"metadata,omitempty"`
+		A                 string `json:"a"`
+		B                 string `json:"a"`
+	}
+	type kindMember struct {
+		metav1.TypeMeta   `json:",inline"`
+		metav1.ObjectMeta `json:"metadata,omitempty"`
+		Kind2             string `json:"kind"`
+	}
+	type oddTag struct {
+		metav1.TypeMeta   `json:",inline"`
+		metav1.ObjectMeta `json:"metadata,omitempty"`
+		A                 string `json:"it's"`
+	}
+	for name, typ := range map[string]reflect.Type{
+		"metadata first": reflect.TypeFor[odd](), "a name given twice": reflect.TypeFor[twice](),
+		"a member named kind": reflect.TypeFor[kindMember](), "a tag encoding/json refuses": reflect.TypeFor[oddTag](),
+		"a type that marshals itself": reflect.TypeFor[selfMarshaled](),
+	} {
+		if p := planOf(typ); p != nil {
+			t.Errorf("planned %+v for %s", p, name)
+		}
 	}
 	if p := planOf(reflect.TypeFor[corev1.ConfigMap]()); p == nil || len(p.members) != 3 {
 		t.Errorf("ConfigMap plan %+v, want its immutable, data and binaryData", p)
 	}
 }
+
+type selfMarshaled struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+}
+
+func (selfMarshaled) MarshalJSON() ([]byte, error) { return []byte(`{}`), nil }
