@@ -221,7 +221,7 @@ func readerOf(t reflect.Type) func(reflect.Value, []byte, int) (int, bool) {
 		return func(v reflect.Value, b []byte, at int) (int, bool) {
 			return readStringMap(v.Addr().Interface().(*map[string]string), b, at)
 		}
-	case t.Kind() == reflect.String && methodless(t):
+	case t.Kind() == reflect.String && methodless(t) && !reads(t):
 		return func(v reflect.Value, b []byte, at int) (int, bool) {
 			var s string
 			end, ok := readString(&s, b, at)
@@ -232,4 +232,20 @@ func readerOf(t reflect.Type) func(reflect.Value, []byte, int) (int, bool) {
 	return func(v reflect.Value, b []byte, at int) (int, bool) {
 		return readValue(v.Addr().Interface(), b, at, 1) // a member of the manifest
 	}
+}
+
+// reads: t, or its pointer, decodes itself (UnmarshalJSON or
+// UnmarshalText), which manifests would call.
+func reads(t reflect.Type) bool {
+	for _, m := range unmarshalerTypes {
+		if t.Implements(m) || reflect.PointerTo(t).Implements(m) {
+			return true
+		}
+	}
+	return false
+}
+
+var unmarshalerTypes = []reflect.Type{
+	reflect.TypeFor[interface{ UnmarshalJSON([]byte) error }](),
+	reflect.TypeFor[interface{ UnmarshalText([]byte) error }](),
 }
