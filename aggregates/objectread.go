@@ -63,30 +63,15 @@ func decodeObject(raw []byte, obj Object) bool {
 }
 
 // eachMember calls read for each member of the object at b[i], with its
-// key (plain: without escapes) and where its value starts; read returns
-// where the value ends. It returns where the object ends.
+// key, which must be plain (without escapes), and where its value starts;
+// read returns where the value ends. It returns where the object ends.
 func eachMember(b []byte, i int, read func(key []byte, at int) (int, bool)) (int, bool) {
-	if i = jsonscan.Space(b, i+1); i < len(b) && b[i] == '}' {
-		return i + 1, true
-	}
-	for i < len(b) && b[i] == '"' {
-		end, plain, ok := jsonscan.String(b, i)
-		if !ok || !plain {
+	return jsonscan.Members(b, i, func(key []byte, plain bool, at int) (int, bool) {
+		if !plain {
 			return 0, false
 		}
-		key := b[i+1 : end-1]
-		if i = jsonscan.Space(b, end); i >= len(b) || b[i] != ':' {
-			return 0, false
-		}
-		if i, ok = read(key, jsonscan.Space(b, i+1)); !ok {
-			return 0, false
-		}
-		var more bool
-		if i, more, ok = jsonscan.After(b, i, '}'); !ok || !more {
-			return i, ok
-		}
-	}
-	return 0, false
+		return read(key, at)
+	})
 }
 
 // readValue reads the value at b[at], nested depth deep, into v through

@@ -42,6 +42,7 @@ func TestRoutingKeyIsTheDecodedObject(t *testing.T) {
 		{"cluster-scoped", structured("namespace", `{"name":"shop"}`), "namespace", "/shop"},
 		{"object first", structured("deployment", `{"object":{"metadata":{"name":"x","namespace":"y"}},"name":"web","namespace":"shop"}`), "deployment", "shop/web"},
 		{"escaped", structured("deployment", `{"namespace":"sh\u006fp","name":"w\u0065b"}`), "deployment", "shop/web"},
+		{"namespace escaped", structured("deployment", `{"namespace":"sh\u006fp","name":"web"}`), "deployment", "shop/web"},
 		{"escaped key", structured("deployment", `{"n\u0061me":"web","namespace":"shop"}`), "deployment", "shop/web"},
 		{"key in another case", structured("deployment", `{"Name":"web","namespace":"shop"}`), "deployment", "shop/web"},
 		{"key in another case after both", structured("deployment", `{"namespace":"shop","name":"other","NAME":"web"}`), "deployment", "shop/web"},

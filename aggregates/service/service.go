@@ -169,8 +169,8 @@ func fnv1a(h uint32, b []byte) uint32 {
 // namespace and name of the object a command names, read as decode reads
 // them, whatever else the sender says. The command's data is the
 // envelope's last "data" member, or the body of a binary-mode event; the
-// namespace and name are its last two members of those names when they
-// are strings without escapes (their bytes, in the message), else what
+// namespace and name are its last members of those names when they are
+// strings without escapes (their bytes, in the message), else what
 // decodeCommand reads of the whole data (an escape, a key in another
 // case). The namespace is defaulted as scope defaults it. A malformed
 // command routes anywhere and is refused there.
@@ -180,22 +180,8 @@ func (s *Service) objectKey(m *nats.Msg) (kind string, ns, name []byte) {
 	if known {
 		kind = k.Token
 	}
-	data := commandData(m)
-	exact := true
-	jsonscan.Object(data, func(key []byte, plain bool, v []byte) bool {
-		switch { // a key given twice: the last one, as decode takes it
-		case plain && string(key) == "namespace":
-			ns, exact = v, exact && jsonscan.ASCIIString(v)
-		case plain && string(key) == "name":
-			name, exact = v, exact && jsonscan.ASCIIString(v)
-		case !plain || bytes.EqualFold(key, []byte("namespace")) || bytes.EqualFold(key, []byte("name")):
-			exact = false
-		}
-		return exact
-	})
-	if exact {
-		ns, name = unquote(ns), unquote(name)
-	} else {
+	data, ns, name, exact := commandData(m)
+	if !exact {
 		cmd, _ := decodeCommand(data, true)
 		ns, name = []byte(cmd.Namespace), []byte(cmd.Name)
 	}
@@ -205,29 +191,58 @@ func (s *Service) objectKey(m *nats.Msg) (kind string, ns, name []byte) {
 	return kind, ns, name
 }
 
-// commandData is a command's data as decode finds it: the body of a
-// binary-mode event, else the structured envelope's last "data" member,
-// or DecodeCloudEvent's reading of an envelope with a key written
-// otherwise (escaped, in another case).
-func commandData(m *nats.Msg) []byte {
+// commandData finds a command's data as decode finds it (the body of a
+// binary-mode event, else the structured envelope's last "data" member),
+// and in the same pass the namespace and name dataKey reads there; an
+// envelope with a key written otherwise (escaped, in another case) is read
+// by DecodeCloudEvent, and its data left to decodeCommand (exact false).
+func commandData(m *nats.Msg) (data, ns, name []byte, exact bool) {
 	if m.Header.Get("ce-specversion") != "" {
-		return m.Data
+		end, ns, name, exact := dataKey(m.Data, jsonscan.Space(m.Data, 0))
+		return m.Data, ns, name, exact && jsonscan.Space(m.Data, end) == len(m.Data)
 	}
-	var data []byte
-	plainEnvelope := jsonscan.Object(m.Data, func(key []byte, plain bool, v []byte) bool {
+	b := m.Data
+	end, ok := jsonscan.Members(b, jsonscan.Space(b, 0), func(key []byte, plain bool, at int) (int, bool) {
 		switch {
-		case plain && string(key) == "data":
-			data = v
+		case plain && string(key) == "data": // the last one is the data
+			var end int
+			end, ns, name, exact = dataKey(b, at)
+			data = b[at:max(at, end)]
+			return end, end > at
 		case !plain || bytes.EqualFold(key, []byte("data")):
-			return false
+			return 0, false
 		}
-		return true
+		return jsonscan.Value(b, at)
 	})
-	if !plainEnvelope {
+	if !ok || jsonscan.Space(b, end) != len(b) {
 		env, _ := bus.DecodeCloudEvent(m.Data, m.Header)
-		data = env.Data
+		return env.Data, nil, nil, false
 	}
-	return data
+	return data, ns, name, exact
+}
+
+// dataKey reads the command data at b[at] as far as routing needs: its
+// end, and its last "namespace" and "name" members when they are strings
+// without escapes and no key is written otherwise (exact).
+func dataKey(b []byte, at int) (end int, ns, name []byte, exact bool) {
+	if at >= len(b) || b[at] != '{' {
+		end, _ = jsonscan.Value(b, at)
+		return end, nil, nil, false
+	}
+	exact = true
+	end, ok := jsonscan.Members(b, at, func(key []byte, plain bool, at int) (int, bool) {
+		end, ok := jsonscan.Value(b, at)
+		switch v := b[at:max(at, end)]; {
+		case plain && string(key) == "namespace":
+			ns, exact = unquote(v), exact && jsonscan.ASCIIString(v)
+		case plain && string(key) == "name":
+			name, exact = unquote(v), exact && jsonscan.ASCIIString(v)
+		case !plain || bytes.EqualFold(key, []byte("namespace")) || bytes.EqualFold(key, []byte("name")):
+			exact = false
+		}
+		return end, ok
+	})
+	return end, ns, name, exact && ok
 }
 
 // unquote is a plain string token's value; nothing (a member left out)

@@ -75,31 +75,45 @@ func value(b []byte, i, depth int) (int, bool) {
 // false; ok is false then, and when b is not one valid object.
 func Object(b []byte, member func(key []byte, plainKey bool, value []byte) bool) (ok bool) {
 	i := Space(b, 0)
+	end, ok := Members(b, i, func(key []byte, plain bool, at int) (int, bool) {
+		end, ok := Value(b, at)
+		return end, ok && member(key, plain, b[at:end:end])
+	})
+	return ok && Space(b, end) == len(b)
+}
+
+// Members reads the object that starts at b[i] and calls read for each of
+// its members in order, with the key's bytes between its quotes, whether
+// the key is plain (String), and where its value starts; read reads the
+// value (checking it, as it must) and returns where it ends, or ok false
+// to stop. Members returns where the object ends. A caller that wants
+// something inside a value reads it there, once, instead of having Object
+// check it first.
+func Members(b []byte, i int, read func(key []byte, plainKey bool, at int) (end int, ok bool)) (end int, ok bool) {
 	if i >= len(b) || b[i] != '{' {
-		return false
+		return 0, false
 	}
 	if i = Space(b, i+1); i < len(b) && b[i] == '}' {
-		return Space(b, i+1) == len(b)
+		return i + 1, true
 	}
 	for {
 		if i >= len(b) || b[i] != '"' {
-			return false
+			return 0, false
 		}
 		end, plain, ok := String(b, i)
 		if !ok {
-			return false
+			return 0, false
 		}
 		key := b[i+1 : end-1]
 		if i = Space(b, end); i >= len(b) || b[i] != ':' {
-			return false
+			return 0, false
 		}
-		i = Space(b, i+1)
-		if end, ok = Value(b, i); !ok || !member(key, plain, b[i:end:end]) {
-			return false
+		if end, ok = read(key, plain, Space(b, i+1)); !ok {
+			return 0, false
 		}
 		var more bool
 		if i, more, ok = After(b, end, '}'); !ok || !more {
-			return ok && Space(b, i) == len(b)
+			return i, ok
 		}
 	}
 }
