@@ -31,8 +31,8 @@ func ConfigMap() *Kind {
 		New: func() Object { return &corev1.ConfigMap{} },
 		Validate: func(o Object) field.ErrorList {
 			cm := o.(*corev1.ConfigMap)
-			errs := validateKeys(cm.Data, field.NewPath("data"))
-			errs = append(errs, validateKeys(cm.BinaryData, field.NewPath("binaryData"))...)
+			errs := validateKeys(cm.Data, "data")
+			errs = append(errs, validateKeys(cm.BinaryData, "binaryData")...)
 			for key := range cm.BinaryData {
 				if _, dup := cm.Data[key]; dup {
 					errs = append(errs, field.Duplicate(field.NewPath("binaryData").Key(key), key))
@@ -64,7 +64,7 @@ func Secret() *Kind {
 			s.StringData = nil
 		},
 		Validate: func(o Object) field.ErrorList {
-			return validateKeys(o.(*corev1.Secret).Data, field.NewPath("data"))
+			return validateKeys(o.(*corev1.Secret).Data, "data")
 		},
 	}
 }

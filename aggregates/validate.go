@@ -41,14 +41,14 @@ func dns1123Label(name string) bool {
 	return true
 }
 
-func validateKeys[V any](m map[string]V, p *field.Path) field.ErrorList {
+func validateKeys[V any](m map[string]V, member string) field.ErrorList {
 	var errs field.ErrorList
 	for key := range m {
 		if configMapKey(key) {
 			continue
 		}
 		for _, msg := range validation.IsConfigMapKey(key) {
-			errs = append(errs, field.Invalid(p.Key(key), key, msg))
+			errs = append(errs, field.Invalid(field.NewPath(member).Key(key), key, msg)) // the path only for an error
 		}
 	}
 	return errs

@@ -14,6 +14,7 @@ import (
 	"encoding/binary"
 	"math/bits"
 	"strconv"
+	"unsafe"
 )
 
 // MaxDepth bounds the nesting Value follows; callers take their general
@@ -387,8 +388,27 @@ func ASCII(b []byte) bool {
 // ASCII without control characters, quotes, backslashes or the HTML
 // characters it escapes (<, >, &). Then a writer may splice s in itself.
 func Verbatim[T string | []byte](s T) bool {
-	for i := 0; i < len(s); i++ {
-		switch c := s[i]; {
+	const lo, hi = 0x0101010101010101, 0x8080808080808080
+	var b []byte
+	switch v := any(s).(type) {
+	case string:
+		b = unsafe.Slice(unsafe.StringData(v), len(v)) // read only
+	case []byte:
+		b = v
+	}
+	i := 0
+	for ; i+8 <= len(b); i += 8 { // eight bytes at a time: values run long
+		x := binary.LittleEndian.Uint64(b[i:])
+		// Flags a byte of 0x80 or over, under 0x20 or 0x7f, and one of "&
+		// (0x22 and 0x26 are one bit apart), <> (0x3c, 0x3e) or \; a flag
+		// can be wrong only after a right one in the same word.
+		q, a, s := (x|lo*0x04)^lo*'&', (x|lo*0x02)^lo*'>', x^lo*'\\'
+		if (x|(x-lo*0x20)|(x+lo)|((q-lo)&^q)|((a-lo)&^a)|((s-lo)&^s))&hi != 0 {
+			return false
+		}
+	}
+	for ; i < len(b); i++ {
+		switch c := b[i]; {
 		case c < 0x20 || c >= 0x7f, c == '"', c == '\\', c == '<', c == '>', c == '&':
 			return false
 		}

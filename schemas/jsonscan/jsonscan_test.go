@@ -248,3 +248,26 @@ func TestASCII(t *testing.T) {
 		}
 	}
 }
+
+// TestVerbatim: every byte value at every position of strings the
+// eight-byte steps meet, against the rule byte by byte.
+func TestVerbatim(t *testing.T) {
+	plain := func(c byte) bool {
+		return c >= 0x20 && c < 0x7f && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&'
+	}
+	for n := range 20 {
+		b := bytes.Repeat([]byte{'a'}, n)
+		if !Verbatim(b) || !Verbatim(string(b)) {
+			t.Fatalf("%d plain bytes refused", n)
+		}
+		for i := range n {
+			for c := range 256 {
+				b[i] = byte(c)
+				if got := Verbatim(b); got != plain(byte(c)) || Verbatim(string(b)) != got {
+					t.Fatalf("byte %#x at %d of %d: Verbatim %v", c, i, n, got)
+				}
+			}
+			b[i] = 'a'
+		}
+	}
+}
