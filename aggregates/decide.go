@@ -13,8 +13,6 @@ import (
 	k8stypes "k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	sigsjson "sigs.k8s.io/json"
-
-	"github.com/gantry-sh/gantry/schemas/jsonscan"
 )
 
 // State is an object as its events left it: its JSON (nil when absent:
@@ -273,10 +271,11 @@ func storedLabels(raw []byte) (map[string]string, error) {
 		if v == nil || string(v) == "null" {
 			return nil, nil
 		}
-		if labels, ok := plainStrings(v); ok {
+		var labels map[string]string
+		if end, ok := readStringMap(&labels, v, 0); ok && end == len(v) {
 			return labels, nil
 		}
-		var labels map[string]string
+		labels = nil
 		if json.Unmarshal(v, &labels) == nil {
 			return labels, nil
 		}
@@ -300,21 +299,6 @@ func validateLabels(labels map[string]string) field.ErrorList {
 		}
 	}
 	return nil
-}
-
-// plainStrings reads a JSON object of strings as encoding/json reads it
-// into a map[string]string, when every key and value is ASCII without
-// escapes; false: decode it.
-func plainStrings(v []byte) (map[string]string, bool) {
-	m := map[string]string{}
-	ok := jsonscan.Object(v, func(key []byte, plain bool, value []byte) bool {
-		if !plain || !jsonscan.ASCII(key) || !jsonscan.ASCIIString(value) {
-			return false
-		}
-		m[string(key)] = string(value[1 : len(value)-1])
-		return true
-	})
-	return m, ok
 }
 
 func decideStatus(k *Kind, s State, c Command) (Decision, error) {
