@@ -101,7 +101,7 @@ var (
 // with plain JSON names. Anything else (and metadata types other than
 // appendObjectMeta knows) is nil: encoding/json's to write.
 func makePlan(t reflect.Type) *objectPlan {
-	if t.Kind() != reflect.Struct || t.NumField() < 2 || !metaKnown() || !methodless(t) {
+	if t.Kind() != reflect.Struct || t.NumField() < 2 || !metaKnown() || implementsAny(t, marshalerTypes) {
 		return nil
 	}
 	if f := t.Field(0); !f.Anonymous || f.Type != typeMetaType || (f.Tag.Get("json") != "" && f.Tag.Get("json") != ",inline") {
@@ -228,7 +228,7 @@ func appendJSON(out []byte, v any) ([]byte, bool) {
 }
 
 func scalarWriter(t reflect.Type) func([]byte, reflect.Value) ([]byte, bool) {
-	if !methodless(t) {
+	if implementsAny(t, marshalerTypes) {
 		return nil
 	}
 	switch t.Kind() {
@@ -244,15 +244,16 @@ func scalarWriter(t reflect.Type) func([]byte, reflect.Value) ([]byte, bool) {
 	return nil
 }
 
-// methodless: t marshals itself in no way of its own (no MarshalJSON or
-// MarshalText, on it or its pointer): encoding/json writes it by its kind.
-func methodless(t reflect.Type) bool {
-	for _, m := range marshalerTypes {
+// implementsAny: t or its pointer has the methods of one of types (on t
+// with marshalerTypes: t marshals itself, and encoding/json does not write
+// it by its kind).
+func implementsAny(t reflect.Type, types []reflect.Type) bool {
+	for _, m := range types {
 		if t.Implements(m) || reflect.PointerTo(t).Implements(m) {
-			return false
+			return true
 		}
 	}
-	return true
+	return false
 }
 
 // metaKnown: TypeMeta, ObjectMeta and OwnerReference have the members

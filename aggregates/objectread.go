@@ -89,69 +89,51 @@ func readObjectMeta(m *metav1.ObjectMeta, b []byte, at int) (int, bool) {
 	if at >= len(b) || b[at] != '{' {
 		return 0, false
 	}
-	const depth = 2 // the metadata's members, in the manifest
 	var seen uint32
 	return eachMember(b, at, func(key []byte, at int) (int, bool) {
-		bit, end, ok := metaMember(m, key, b, at, depth)
-		if bit < 0 || seen&(1<<bit) != 0 {
-			return 0, false // unknown, or given twice
+		for bit, f := range metaFields {
+			if f.name == string(key) {
+				if seen&(1<<bit) != 0 {
+					return 0, false // given twice
+				}
+				seen |= 1 << bit
+				return f.read(m, b, at)
+			}
 		}
-		seen |= 1 << bit
-		return end, ok
+		return 0, false // unknown
 	})
 }
 
-// metaMember reads the metadata member key into m and returns which
-// member it is (-1: none).
-func metaMember(m *metav1.ObjectMeta, key, b []byte, at, depth int) (bit, end int, ok bool) {
-	switch string(key) {
-	case "name":
-		end, ok = readString(&m.Name, b, at)
-		return 0, end, ok
-	case "generateName":
-		end, ok = readString(&m.GenerateName, b, at)
-		return 1, end, ok
-	case "namespace":
-		end, ok = readString(&m.Namespace, b, at)
-		return 2, end, ok
-	case "selfLink":
-		end, ok = readString(&m.SelfLink, b, at)
-		return 3, end, ok
-	case "uid":
-		end, ok = readString((*string)(&m.UID), b, at)
-		return 4, end, ok
-	case "resourceVersion":
-		end, ok = readString(&m.ResourceVersion, b, at)
-		return 5, end, ok
-	case "labels":
-		end, ok = readStringMap(&m.Labels, b, at)
-		return 6, end, ok
-	case "annotations":
-		end, ok = readStringMap(&m.Annotations, b, at)
-		return 7, end, ok
-	case "generation":
-		end, ok = readValue(&m.Generation, b, at, depth)
-		return 8, end, ok
-	case "creationTimestamp":
-		end, ok = readValue(&m.CreationTimestamp, b, at, depth)
-		return 9, end, ok
-	case "deletionTimestamp":
-		end, ok = readValue(&m.DeletionTimestamp, b, at, depth)
-		return 10, end, ok
-	case "deletionGracePeriodSeconds":
-		end, ok = readValue(&m.DeletionGracePeriodSeconds, b, at, depth)
-		return 11, end, ok
-	case "ownerReferences":
-		end, ok = readValue(&m.OwnerReferences, b, at, depth)
-		return 12, end, ok
-	case "finalizers":
-		end, ok = readValue(&m.Finalizers, b, at, depth)
-		return 13, end, ok
-	case "managedFields":
-		end, ok = readValue(&m.ManagedFields, b, at, depth)
-		return 14, end, ok
-	}
-	return -1, 0, false
+// metaFields reads each member of a manifest's metadata: strings and
+// string maps itself, the rest through manifests (readValue, two deep in
+// the manifest).
+var metaFields = [...]struct {
+	name string
+	read func(m *metav1.ObjectMeta, b []byte, at int) (int, bool)
+}{
+	{"name", func(m *metav1.ObjectMeta, b []byte, at int) (int, bool) { return readString(&m.Name, b, at) }},
+	{"generateName", func(m *metav1.ObjectMeta, b []byte, at int) (int, bool) { return readString(&m.GenerateName, b, at) }},
+	{"namespace", func(m *metav1.ObjectMeta, b []byte, at int) (int, bool) { return readString(&m.Namespace, b, at) }},
+	{"selfLink", func(m *metav1.ObjectMeta, b []byte, at int) (int, bool) { return readString(&m.SelfLink, b, at) }},
+	{"uid", func(m *metav1.ObjectMeta, b []byte, at int) (int, bool) { return readString((*string)(&m.UID), b, at) }},
+	{"resourceVersion", func(m *metav1.ObjectMeta, b []byte, at int) (int, bool) { return readString(&m.ResourceVersion, b, at) }},
+	{"labels", func(m *metav1.ObjectMeta, b []byte, at int) (int, bool) { return readStringMap(&m.Labels, b, at) }},
+	{"annotations", func(m *metav1.ObjectMeta, b []byte, at int) (int, bool) { return readStringMap(&m.Annotations, b, at) }},
+	{"generation", func(m *metav1.ObjectMeta, b []byte, at int) (int, bool) { return readValue(&m.Generation, b, at, 2) }},
+	{"creationTimestamp", func(m *metav1.ObjectMeta, b []byte, at int) (int, bool) {
+		return readValue(&m.CreationTimestamp, b, at, 2)
+	}},
+	{"deletionTimestamp", func(m *metav1.ObjectMeta, b []byte, at int) (int, bool) {
+		return readValue(&m.DeletionTimestamp, b, at, 2)
+	}},
+	{"deletionGracePeriodSeconds", func(m *metav1.ObjectMeta, b []byte, at int) (int, bool) {
+		return readValue(&m.DeletionGracePeriodSeconds, b, at, 2)
+	}},
+	{"ownerReferences", func(m *metav1.ObjectMeta, b []byte, at int) (int, bool) {
+		return readValue(&m.OwnerReferences, b, at, 2)
+	}},
+	{"finalizers", func(m *metav1.ObjectMeta, b []byte, at int) (int, bool) { return readValue(&m.Finalizers, b, at, 2) }},
+	{"managedFields", func(m *metav1.ObjectMeta, b []byte, at int) (int, bool) { return readValue(&m.ManagedFields, b, at, 2) }},
 }
 
 // readString reads the string member at b[at] as manifests does: null
@@ -206,7 +188,7 @@ func readerOf(t reflect.Type) func(reflect.Value, []byte, int) (int, bool) {
 		return func(v reflect.Value, b []byte, at int) (int, bool) {
 			return readStringMap(v.Addr().Interface().(*map[string]string), b, at)
 		}
-	case t.Kind() == reflect.String && methodless(t) && !reads(t):
+	case t.Kind() == reflect.String && !implementsAny(t, marshalerTypes) && !implementsAny(t, unmarshalerTypes):
 		return func(v reflect.Value, b []byte, at int) (int, bool) {
 			var s string
 			end, ok := readString(&s, b, at)
@@ -217,17 +199,6 @@ func readerOf(t reflect.Type) func(reflect.Value, []byte, int) (int, bool) {
 	return func(v reflect.Value, b []byte, at int) (int, bool) {
 		return readValue(v.Addr().Interface(), b, at, 1) // a member of the manifest
 	}
-}
-
-// reads: t, or its pointer, decodes itself (UnmarshalJSON or
-// UnmarshalText), which manifests would call.
-func reads(t reflect.Type) bool {
-	for _, m := range unmarshalerTypes {
-		if t.Implements(m) || reflect.PointerTo(t).Implements(m) {
-			return true
-		}
-	}
-	return false
 }
 
 var unmarshalerTypes = []reflect.Type{
