@@ -17,6 +17,13 @@ import (
 	"unsafe"
 )
 
+// lo and hi are a byte's low and high bit in each byte of a word, for
+// looking at eight bytes of a string at a time: (x-lo*n)&^x&hi flags a
+// byte under n (exactly the first one; a later flag can come of its
+// borrow), x^(lo*c) turns the bytes equal to c to zero for that test, and
+// x&hi flags a byte of 0x80 or over.
+const lo, hi = 0x0101010101010101, 0x8080808080808080
+
 // MaxDepth bounds the nesting Value follows; callers take their general
 // path for anything deeper.
 const MaxDepth = 256
@@ -206,7 +213,6 @@ func container(b []byte, i, depth int, closer byte) (int, bool) {
 // for the first byte that ends a run of plain ones (a quote, a backslash,
 // a control character): strings are most of what the scanners read.
 func String(b []byte, i int) (end int, plain, ok bool) {
-	const lo, hi = 0x0101010101010101, 0x8080808080808080
 	plain = true
 	j := i + 1
 	for {
@@ -297,7 +303,6 @@ func escape(b []byte, j int) (int, bool) {
 // control reports whether s holds a control character (below 0x20),
 // looking at 32 bytes at a time.
 func control(s []byte) bool {
-	const lo, hi = 0x0101010101010101, 0x8080808080808080
 	i := 0
 	for ; i+32 <= len(s); i += 32 {
 		w := s[i : i+32]
@@ -369,7 +374,6 @@ func digits(b []byte, i int) int {
 // ASCII reports whether b holds only ASCII bytes: a plain string of them
 // is its own value, with no UTF-8 to check or replace.
 func ASCII(b []byte) bool {
-	const hi = 0x8080808080808080
 	i := 0
 	for ; i+8 <= len(b); i += 8 { // eight bytes at a time: strings are long
 		if binary.LittleEndian.Uint64(b[i:])&hi != 0 {
@@ -388,7 +392,6 @@ func ASCII(b []byte) bool {
 // ASCII without control characters, quotes, backslashes or the HTML
 // characters it escapes (<, >, &). Then a writer may splice s in itself.
 func Verbatim[T string | []byte](s T) bool {
-	const lo, hi = 0x0101010101010101, 0x8080808080808080
 	var b []byte
 	switch v := any(s).(type) {
 	case string:
