@@ -225,13 +225,18 @@ func unmarshalGeneral(data []byte) (Envelope, error) {
 	}, nil
 }
 
+// BinaryMode reports whether a message with headers h carries a
+// binary-mode CloudEvent (ce-* headers, the body is the data), as
+// DecodeCloudEvent reads it.
+func BinaryMode(h nats.Header) bool { return h.Get("ce-specversion") != "" }
+
 // DecodeCloudEvent reads a CloudEvent from any producer, in structured mode
 // (the body is the event) or binary mode (ce-* headers, the body is the
 // data), and checks it against the CloudEvents 1.0 rules (binary mode
 // through the SDK; structured mode, the hot path, directly). The event's
 // Data may share data's memory: the caller hands the message over.
 func DecodeCloudEvent(data []byte, h nats.Header) (Envelope, error) {
-	if h.Get("ce-specversion") == "" {
+	if !BinaryMode(h) {
 		return decodeStructured(data)
 	}
 	ce := cloudevents.New()

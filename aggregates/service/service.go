@@ -197,7 +197,7 @@ func (s *Service) objectKey(m *nats.Msg) (kind string, ns, name []byte) {
 // envelope with a key written otherwise (escaped, in another case) is read
 // by DecodeCloudEvent, and its data left to decodeCommand (exact false).
 func commandData(m *nats.Msg) (data, ns, name []byte, exact bool) {
-	if m.Header.Get("ce-specversion") != "" {
+	if bus.BinaryMode(m.Header) {
 		end, ns, name, exact := dataKey(m.Data, jsonscan.Space(m.Data, 0))
 		return m.Data, ns, name, exact && jsonscan.Space(m.Data, end) == len(m.Data)
 	}
