@@ -57,8 +57,8 @@ func (c Command) ObjectKey() string { return c.Namespace + "/" + c.Name }
 // and splices the raw members in as they are when encoding/json would
 // write them back byte for byte (Compact) instead of checking and
 // compacting them again: every command a client sends is marshalled. ok
-// false: something needs encoding/json (a string it escapes, a raw member
-// it rewrites); marshal c with it. TestCommandAppendJSONMatchesMarshal.
+// false: a raw member encoding/json would rewrite; marshal c with it.
+// TestCommandAppendJSONMatchesMarshal.
 func (c Command) AppendJSON(dst []byte) ([]byte, bool) {
 	out := append(dst, '{')
 	ok := true
@@ -66,11 +66,7 @@ func (c Command) AppendJSON(dst []byte) ([]byte, bool) {
 		if omitEmpty && v == "" {
 			return
 		}
-		ok = ok && jsonscan.Verbatim(v)
-		out = jsonscan.AppendMember(out, name)
-		out = append(out, '"')
-		out = append(out, v...)
-		out = append(out, '"')
+		out = appendString(jsonscan.AppendMember(out, name), v)
 	}
 	raw := func(name string, v json.RawMessage) {
 		if len(v) == 0 {
@@ -88,9 +84,7 @@ func (c Command) AppendJSON(dst []byte) ([]byte, bool) {
 		out = strconv.AppendInt(jsonscan.AppendMember(out, "replicas"), int64(*c.Replicas), 10)
 	}
 	if len(c.Labels) > 0 {
-		var labelsOK bool
-		out, labelsOK = appendLabels(jsonscan.AppendMember(out, "labels"), c.Labels)
-		ok = ok && labelsOK
+		out = appendLabels(jsonscan.AppendMember(out, "labels"), c.Labels)
 	}
 	str("nodeName", c.NodeName, true)
 	raw("status", c.Status)

@@ -7,8 +7,6 @@ import (
 	"strconv"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-
-	"github.com/gantry-sh/gantry/schemas/jsonscan"
 )
 
 // Event verbs, the past tense of what happened.
@@ -83,8 +81,8 @@ func mustJSON(v any) json.RawMessage {
 
 // appendEventData writes the data of the events every command makes most
 // (scaled, labeled, bound, status) as encoding/json does, without its
-// reflection; ok false: anything else, or a string or raw member it would
-// escape or rewrite. TestEventDataMatchesMarshal.
+// reflection; ok false: anything else, or a raw member it would rewrite.
+// TestEventDataMatchesMarshal.
 func appendEventData(out []byte, v any) ([]byte, bool) {
 	switch d := v.(type) {
 	case ScaledData:
@@ -96,11 +94,10 @@ func appendEventData(out []byte, v any) ([]byte, bool) {
 		if d.Labels == nil {
 			return append(out, `{"labels":null}`...), true
 		}
-		out, ok := appendLabels(append(out, `{"labels":`...), d.Labels)
-		return append(out, '}'), ok
+		out = appendLabels(append(out, `{"labels":`...), d.Labels)
+		return append(out, '}'), true
 	case BoundData:
-		out = append(append(out, `{"nodeName":"`...), d.NodeName...)
-		return append(out, `"}`...), jsonscan.Verbatim(d.NodeName)
+		return append(appendString(append(out, `{"nodeName":`...), d.NodeName), '}'), true
 	case StatusData:
 		if len(d.Status) == 0 {
 			return append(out, `{"status":null}`...), true
@@ -112,22 +109,19 @@ func appendEventData(out []byte, v any) ([]byte, bool) {
 }
 
 // appendLabels writes a label map as encoding/json does (keys sorted, a
-// nil value as null); ok false: a key or value it would escape.
-func appendLabels(out []byte, labels map[string]*string) ([]byte, bool) {
-	ok := true
+// nil value as null), as appendStringMap writes a map of strings.
+func appendLabels(out []byte, labels map[string]*string) []byte {
 	out = append(out, '{')
 	for i, k := range slices.Sorted(maps.Keys(labels)) {
 		if i > 0 {
 			out = append(out, ',')
 		}
-		ok = ok && jsonscan.Verbatim(k)
-		out = append(append(append(out, '"'), k...), '"', ':')
+		out = append(appendString(out, k), ':')
 		if v := labels[k]; v == nil {
 			out = append(out, "null"...)
 		} else {
-			ok = ok && jsonscan.Verbatim(*v)
-			out = append(append(append(out, '"'), *v...), '"')
+			out = appendString(out, *v)
 		}
 	}
-	return append(out, '}'), ok
+	return append(out, '}')
 }
